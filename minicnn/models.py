@@ -219,10 +219,17 @@ class Sequential:
         return self.loss.fused_softmax and getattr(last, "activation", None) == "softmax"
 
     def _backward(self, dout, fused):
+        layers = self._layers
         # The first layer's input gradient is never used: skip computing it.
-        self._layers[0].needs_input_grad = False
-        for i, layer in enumerate(reversed(self._layers)):
-            dout = layer.backward(dout, pre_activation_grad=fused and i == 0)
+        layers[0].needs_input_grad = False
+        # A ReLU's derivative is applied by the layer after it where that is cheaper (see
+        # Layer.absorbs_input_relu); the ReLU's owner then passes its gradient through.
+        for prev, layer in zip(layers, layers[1:]):
+            layer.input_relu = layer.absorbs_input_relu and getattr(prev, "ends_in_relu", False)
+        last = len(layers) - 1
+        for i in range(last, -1, -1):
+            absorbed = i < last and layers[i + 1].input_relu
+            dout = layers[i].backward(dout, pre_activation_grad=(fused and i == last) or absorbed)
 
     def _batch_stats(self, yb, out, training):
         """Loss, its gradient (training only) and metric counts of one batch, all on the device."""

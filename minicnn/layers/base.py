@@ -104,6 +104,9 @@ class Layer:
         self.built = False
         # False for a model's first layer: nobody consumes the gradient of the input data.
         self.needs_input_grad = True
+        # Set by the model: the previous layer ends in a ReLU, and this layer's backward applies
+        # that ReLU's derivative to its input gradient (only where absorbs_input_relu).
+        self.input_relu = False
 
     # -- shapes -------------------------------------------------------------------------------
 
@@ -127,6 +130,12 @@ class Layer:
         return backend.to_device(np.asarray(init(shape)).astype(self.dtype))
 
     # -- computation --------------------------------------------------------------------------
+
+    # True for layers whose backward can return the gradient of the ReLU before them, cheaper than
+    # that ReLU would: a convolution masks each chunk of dx while it is in cache, max pooling masks
+    # its pooled gradient (a quarter of the size). The model then passes the ReLU's owner
+    # pre_activation_grad=True. See Sequential._backward.
+    absorbs_input_relu = False
 
     def forward(self, x, training=False):
         raise NotImplementedError(f"{type(self).__name__} must define forward")

@@ -113,6 +113,8 @@ class Conv2D(ActivationMixin, Layer):
         self._cache = None
         self._ws = Workspace()
 
+    absorbs_input_relu = True
+
     def compute_output_shape(self, input_shape):
         return spatial_output_shape(self, input_shape, self.kernel_size, self.strides, self.padding,
                                     self.filters, "kernel size")
@@ -141,7 +143,8 @@ class Conv2D(ActivationMixin, Layer):
         fused = self.activation in ("relu", "linear")
         dz = dy if fused else self._deactivate(dy, pre_activation_grad)
         cache, self._cache = self._cache, None
-        dx, dW, db = conv2d_backward(dz, cache, need_dx=self.needs_input_grad, ws=self._ws)
+        dx, dW, db = conv2d_backward(dz, cache, need_dx=self.needs_input_grad, ws=self._ws,
+                                     relu_applied=pre_activation_grad, input_relu=self.input_relu)
         self.grads["kernel"] = dW
         if self.use_bias:
             self.grads["bias"] = db

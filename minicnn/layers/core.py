@@ -34,10 +34,15 @@ class ActivationMixin:
         return y
 
     def _deactivate(self, dy, pre_activation_grad):
+        y, self._y = self._y, None
         if pre_activation_grad or self.activation == "linear":
             return dy
-        y, self._y = self._y, None
         return self._act_backward(dy, y)
+
+    @property
+    def ends_in_relu(self):
+        """Whether this layer's output is a ReLU's (its backward then honours pre_activation_grad)."""
+        return self.activation == "relu"
 
 
 class InputLayer(Layer):

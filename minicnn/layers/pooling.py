@@ -42,7 +42,7 @@ class _Pooling2D(Layer):
         if self.data_format == "channels_first":
             dy = to_channels_last(dy)
         cache, self._cache = self._cache, None
-        dx = type(self)._backward(dy, cache)
+        dx = type(self)._backward(dy, cache, **({"input_relu": True} if self.input_relu else {}))
         return to_channels_first(dx) if self.data_format == "channels_first" else dx
 
     def release(self):
@@ -57,6 +57,7 @@ class _Pooling2D(Layer):
 
 class MaxPooling2D(_Pooling2D):
     """Max over each window; the gradient goes to the window's first maximum."""
+    absorbs_input_relu = True
     _forward = staticmethod(pooling.maxpool2d_forward)
     _backward = staticmethod(pooling.maxpool2d_backward)
 

@@ -82,13 +82,52 @@ def im2col(x, KH, KW, strides, padding, ws=None, name="cols"):
         from minicnn import cuda
         cols = cuda.im2col(x, KH, KW, sh, sw, pads[0][0], pads[1][0], OH, OW)
         return cols, (OH, OW), pads
+    return patch_matrix(x, KH, KW, strides, pads, (OH, OW), ws, name=name), (OH, OW), pads
+
+
+# Patches whose rows hold fewer floats than this per kernel row (KW*C: 3 for MNIST's first layer)
+# are built transposed: copying 3-float runs costs 9x more than copying whole image rows.
+TRANSPOSE_BELOW = 16
+
+
+def patch_matrix(x, KH, KW, strides, pads, out_hw, ws=None, ones_column=False, name="cols"):
+    """The patch matrix A (N*OH*OW, KH*KW*C [+ 1]) of x (N, H, W, C) on the CPU.
+
+    ``ones_column`` appends a column of ones, so ``A @ [[W2], [b]]`` adds the bias inside the
+    matrix product and ``A.T @ dY`` gives db as dW's last row: no separate pass over the output
+    for either. For few input channels (``KW*C < TRANSPOSE_BELOW``) the buffer is (K, M), one
+    contiguous plane per kernel offset and channel, and A is its transpose: a view BLAS reads
+    as it is, so the products cost the same either way.
+    """
+    N, H, W, C = x.shape
+    sh, sw = strides
+    OH, OW = out_hw
     (pt, pb), (pl, pr) = pads
     if pt or pb or pl or pr:
         x = pad_nhwc(x, pads, out=scratch(ws, name + "_pad", (N, H + pt + pb, W + pl + pr, C), x.dtype, x))
-    cols = scratch(ws, name, (N * OH * OW, KH * KW * C), x.dtype, x)
-    # One copy of the strided window view: the only pass over the patch data.
-    np.copyto(cols.reshape(N, OH, OW, KH, KW, C), window_view(x, KH, KW, sh, sw, OH, OW))
-    return cols, (OH, OW), pads
+    K, M = KH * KW * C, N * OH * OW
+    Kb = K + 1 if ones_column else K
+    if KW * C < TRANSPOSE_BELOW:
+        buf = scratch(ws, name + "_t", (Kb, N, OH, OW), x.dtype, x)
+        for kh in range(KH):
+            for kw in range(KW):
+                k = (kh * KW + kw) * C
+                plane = x[:, kh:kh + sh * (OH - 1) + 1:sh, kw:kw + sw * (OW - 1) + 1:sw]
+                np.copyto(buf[k:k + C], plane.transpose(3, 0, 1, 2))
+        if ones_column:
+            buf[K] = 1
+        return buf.reshape(Kb, M).T
+    cols = scratch(ws, name, (M, Kb), x.dtype, x)
+    # One copy of the strided window view: the only pass over the patch data. Rows are Kb long,
+    # so the view of the first K columns as (N, OH, OW, KH, KW, C) is built from strides.
+    s = cols.itemsize
+    target = np.lib.stride_tricks.as_strided(
+        cols, shape=(N, OH, OW, KH, KW, C),
+        strides=(OH * OW * Kb * s, OW * Kb * s, Kb * s, KW * C * s, C * s, s))
+    np.copyto(target, window_view(x, KH, KW, sh, sw, OH, OW))
+    if ones_column:
+        cols[:, K] = 1
+    return cols
 
 
 def col2im(cols, x_shape, KH, KW, strides, pads, out_hw):
@@ -140,16 +179,25 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
     KH, KW, _, F = Wk.shape
     sh, sw = strides
     OH, OW = conv_output_length(H, KH, sh, padding), conv_output_length(W, KW, sw, padding)
+    pads = (conv_padding(H, KH, sh, padding), conv_padding(W, KW, sw, padding))
+    on_gpu = is_cupy_array(x)
+    # On the CPU the bias rides in the matrix product (a ones column in the patches); on the GPU
+    # the whole batch is one chunk and CuPy adds it in one pass.
+    fold_bias = b is not None and not on_gpu
     W2 = Wk.reshape(KH * KW * C, F)
+    if fold_bias:
+        W2 = xp.concatenate([W2, b.reshape(1, F)])
     y = xp.empty((N, OH, OW, F), dtype=x.dtype)
     step = chunk_size(N, OH * OW * KH * KW * C * x.itemsize, x)
-    pads = (conv_padding(H, KH, sh, padding), conv_padding(W, KW, sw, padding))
 
     def chunk(lo, hi, t):
-        cols, _, _ = im2col(x[lo:hi], KH, KW, strides, padding, for_thread(ws, t))
+        if on_gpu:
+            cols = im2col(x[lo:hi], KH, KW, strides, padding)[0]
+        else:
+            cols = patch_matrix(x[lo:hi], KH, KW, strides, pads, (OH, OW), for_thread(ws, t), fold_bias)
         yc = y[lo:hi].reshape(-1, F)
         xp.matmul(cols, W2, out=yc)
-        if b is not None:
+        if b is not None and not fold_bias:
             yc += b
         if relu:
             xp.maximum(yc, 0, out=yc)
@@ -160,12 +208,16 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
     return y, cache
 
 
-def conv2d_backward(dy, cache, need_dx=True, ws=None):
+def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_relu=False):
     """Gradients of :func:`conv2d_forward`.
 
     Args:
         dy: (N, OH, OW, F) gradient of the output (after the ReLU when the forward fused one).
         need_dx: False skips the input gradient (the first layer of a model needs none).
+        relu_applied: dy is already the gradient of the pre-ReLU output (the next layer applied
+            the fused ReLU's derivative; see :class:`~minicnn.layers.base.Layer`).
+        input_relu: x is the output of a ReLU: return dx times (x > 0), the gradient of that
+            ReLU's input, computed while each chunk of dx is still in cache.
     Returns:
         dx (N, H, W, C) or None, dW (KH, KW, C, F), db (F,) or None.
     """
@@ -173,30 +225,53 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None):
     xp = get_array_module(dy)
     KH, KW, C, F = Wk.shape
     N, OH, OW, _ = dy.shape
+    K = KH * KW * C
+    on_gpu = is_cupy_array(dy)
+    fold_bias = has_bias and not on_gpu
     dx = xp.empty(x.shape, dtype=dy.dtype) if need_dx else None
-    fast_dx = strides == (1, 1) and not is_cupy_array(dy)
+    mask_output = y is not None and not relu_applied
 
     def chunk(lo, hi, t):
-        """This chunk's (dW, db) contributions; writes its slice of dx."""
+        """This chunk's dW contribution ((K [+ 1], F), db as the last row) and db; writes dx[lo:hi]."""
         wst = for_thread(ws, t)
         dz = dy[lo:hi]
-        if y is not None:
-            dz = dz * (y[lo:hi] > 0)
+        if mask_output:
+            dz = _relu_grad(dz, y[lo:hi], wst, "dz")
         dz2 = dz.reshape(-1, F)
-        cols, _, _ = im2col(x[lo:hi], KH, KW, strides, padding, wst)
+        if on_gpu:
+            cols = im2col(x[lo:hi], KH, KW, strides, padding)[0]
+        else:
+            cols = patch_matrix(x[lo:hi], KH, KW, strides, pads, (OH, OW), wst, fold_bias)
         dW_c = cols.T @ dz2
-        db_c = dz2.sum(axis=0) if has_bias else None
-        if need_dx and fast_dx:
-            _input_grad_stride1(dz, Wk, pads, wst, out=dx[lo:hi])
-        elif need_dx:
-            dcols = dz2 @ Wk.reshape(KH * KW * C, F).T
-            dx[lo:hi] = col2im(dcols, x[lo:hi].shape, KH, KW, strides, pads, (OH, OW))
+        db_c = dz2.sum(axis=0) if has_bias and not fold_bias else None
+        if need_dx:
+            dxc = dx[lo:hi]
+            if strides == (1, 1) and not on_gpu:
+                _input_grad_stride1(dz, Wk, pads, wst, out=dxc)
+            else:
+                dcols = dz2 @ Wk.reshape(K, F).T
+                dxc[...] = col2im(dcols, dxc.shape, KH, KW, strides, pads, (OH, OW))
+            if input_relu:
+                _relu_grad(dxc, x[lo:hi], wst, "dx", out=dxc)
         return dW_c, db_c
     parts = run_chunks(chunk, N, step)
     # Summed in chunk order: the same result whatever the number of threads.
     dW = sum_in_order([p[0] for p in parts])
-    db = sum_in_order([p[1] for p in parts]) if has_bias else None
+    if fold_bias:
+        dW, db = dW[:K], dW[K].copy()
+    else:
+        db = sum_in_order([p[1] for p in parts]) if has_bias else None
     return dx, dW.reshape(KH, KW, C, F), db
+
+
+def _relu_grad(dy, y, ws, name, out=None):
+    """dy * (y > 0) without temporaries: the mask and result go to ``ws``'s buffers (or ``out``)."""
+    xp = get_array_module(dy)
+    mask = scratch(ws, name + "_mask", dy.shape, bool, dy)
+    xp.greater(y, 0, out=mask)
+    if out is None:
+        out = scratch(ws, name + "_relu", dy.shape, dy.dtype, dy)
+    return xp.multiply(dy, mask, out=out)
 
 
 def _input_grad_stride1(dz, Wk, pads, ws, out):

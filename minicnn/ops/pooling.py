@@ -29,7 +29,7 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
         x: (N, H, W, C).
     Returns:
         y (N, OH, OW, C) and a cache holding the argmax: the offset ``kh*PW + kw`` of each
-        window's *first* maximum (int8/int32, (N, OH, OW, C)).
+        window's *first* maximum (int8/int32, (N, OH, OW, C)), and y.
     """
     strides = strides or pool
     OH, OW, pads = _geometry(x.shape, pool, strides, padding)
@@ -37,7 +37,7 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     if is_cupy_array(x):
         from minicnn import cuda
         y, arg = cuda.maxpool_forward(x, PH, PW, sh, sw, pads[0][0], pads[1][0], OH, OW)
-        return y, (arg, x.shape, pool, strides, pads)
+        return y, (arg, x.shape, pool, strides, pads, y)
     xp = get_array_module(x)
     N, C = x.shape[0], x.shape[3]
     y = xp.empty((N, OH, OW, C), dtype=x.dtype)
@@ -46,28 +46,39 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     def chunk(lo, hi, t):
         xpad = pad_nhwc(x[lo:hi], pads, value=-xp.inf)
         yc, ac = y[lo:hi], arg[lo:hi]
-        yc[...] = _window(xpad, 0, 0, sh, sw, OH, OW)
+        xp.copyto(yc, _window(xpad, 0, 0, sh, sw, OH, OW))
         ac[...] = 0
         better = xp.empty(yc.shape, dtype=bool)
+        offset = xp.empty(yc.shape, dtype=arg.dtype)
         # A loop over window offsets only; strict '>' keeps the first maximum on ties, so each
         # window routes its gradient to exactly one input (flat MNIST backgrounds tie often).
+        # k grows, so "arg = k where better" is max(arg, k * better): two plain ufunc passes,
+        # about 4x faster than copyto(..., where=better).
         for k in range(1, PH * PW):
             v = _window(xpad, k // PW, k % PW, sh, sw, OH, OW)
             xp.greater(v, yc, out=better)
             xp.maximum(yc, v, out=yc)
-            xp.copyto(ac, k, where=better)
+            xp.multiply(better, k, out=offset)
+            xp.maximum(ac, offset, out=ac)
     run_chunks(chunk, N, split(N))
-    return y, (arg, x.shape, pool, strides, pads)
+    return y, (arg, x.shape, pool, strides, pads, y)
 
 
-def maxpool2d_backward(dy, cache):
-    """dx (N, H, W, C): each dy (N, OH, OW, C) element goes to its window's first maximum."""
-    arg, x_shape, (PH, PW), (sh, sw), pads = cache
+def maxpool2d_backward(dy, cache, input_relu=False):
+    """dx (N, H, W, C): each dy (N, OH, OW, C) element goes to its window's first maximum.
+
+    ``input_relu``: x is the output of a ReLU; return the gradient of that ReLU's input. The
+    maximum a gradient reaches is y itself, so the ReLU's mask is (y > 0) on the pooled array,
+    a quarter of x's size for 2x2 windows, applied before routing.
+    """
+    arg, x_shape, (PH, PW), (sh, sw), pads, y = cache
     N, H, W, C = x_shape
     OH, OW = dy.shape[1:3]
     (pt, pb), (pl, pr) = pads
     if is_cupy_array(dy):
         from minicnn import cuda
+        if input_relu:
+            dy = dy * (y > 0)
         return cuda.maxpool_backward(dy, arg, x_shape, PH, PW, sh, sw, pt, pl)
     xp = get_array_module(dy)
     Hp, Wp = H + pt + pb, W + pl + pr
@@ -76,13 +87,14 @@ def maxpool2d_backward(dy, cache):
     dxp = (xp.empty if tiled else xp.zeros)((N, Hp, Wp, C), dtype=dy.dtype)
 
     def chunk(lo, hi, t):
+        dyc = dy[lo:hi] * (y[lo:hi] > 0) if input_relu else dy[lo:hi]
         for k in range(PH * PW):
             window = _window(dxp[lo:hi], k // PW, k % PW, sh, sw, OH, OW)
             if tiled:
-                xp.multiply(dy[lo:hi], arg[lo:hi] == k, out=window)
+                xp.multiply(dyc, arg[lo:hi] == k, out=window)
             else:
                 # Windows that overlap (stride < pool) add into the same inputs, hence '+='.
-                window += dy[lo:hi] * (arg[lo:hi] == k)
+                window += dyc * (arg[lo:hi] == k)
     run_chunks(chunk, N, split(N))
     return dxp[:, pt:pt + H, pl:pl + W]
 
