@@ -1,14 +1,18 @@
-"""The fast CPU path (chunks, worker threads, reused buffers, fused ReLU, flipped-kernel input
-gradient, first layer without input gradient) against a plain reference training step kept
-here: straightforward im2col, col2im, no buffer reuse, no fusion, no threads."""
+"""The fast CPU path (chunks, worker threads, reused buffers, fused ReLU and bias, ReLU
+derivatives applied by the next layer, flipped-kernel input gradient, first layer without input
+gradient) against a plain reference training step kept here: straightforward im2col, col2im, no
+buffer reuse, no fusion, no threads."""
 import numpy as np
 import pytest
 
 import minicnn.ops.conv as conv
+import minicnn.ops.dense as dense_ops
+import minicnn.ops.dropout as dropout_ops
 from minicnn import Sequential, parallel
-from minicnn.layers import Conv2D, Dense, Flatten, MaxPooling2D
+from minicnn.layers import Activation, Conv2D, Dense, Flatten, MaxPooling2D
 from minicnn.ops.workspace import Workspace
-from minicnn.optimizers import Adadelta
+from minicnn.optimizers import SGD, Adadelta
+from minicnn.utils import set_random_seed
 
 
 def plain_im2col(x, K):
@@ -116,3 +120,87 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     for other in outs[1:]:
         for a, b_ in zip(outs[0], other):
             assert np.array_equal(a, b_)
+
+
+def _one_sgd_step(layers, x, y):
+    model = Sequential(layers)
+    model.compile(optimizer=SGD(0.1), loss="categorical_crossentropy")
+    model.train_on_batch(x, y)
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("stack", ["fused", "activation_layers", "channels_first"])
+def test_relu_derivative_applied_by_the_next_layer_changes_nothing(stack, monkeypatch):
+    # The conv / max-pool after a ReLU apply its derivative (Layer.absorbs_input_relu); with
+    # that switched off every layer applies its own, as the layer gradient checks verify.
+    rng = np.random.default_rng(7)
+    fmt = "channels_first" if stack == "channels_first" else "channels_last"
+    shape = (2, 10, 10) if fmt == "channels_first" else (10, 10, 2)
+    x = rng.standard_normal((6, *shape))
+    y = np.eye(4)[rng.integers(0, 4, 6)]
+
+    def layers():
+        set_random_seed(3)
+        kw = dict(dtype="float64", data_format=fmt)
+        if stack == "activation_layers":
+            return [Conv2D(4, 3, input_shape=shape, **kw), Activation("relu", dtype="float64"),
+                    Conv2D(3, 3, **kw), Activation("relu", dtype="float64"), MaxPooling2D(2, **kw),
+                    Flatten(dtype="float64"), Dense(8, activation="relu", dtype="float64"),
+                    Dense(4, activation="softmax", dtype="float64")]
+        return [Conv2D(4, 3, activation="relu", input_shape=shape, **kw),
+                Conv2D(3, 3, activation="relu", padding="same", **kw), MaxPooling2D(2, **kw),
+                Flatten(dtype="float64", data_format=fmt), Dense(8, activation="relu", dtype="float64"),
+                Dense(4, activation="softmax", dtype="float64")]
+    absorbed = _one_sgd_step(layers(), x, y)
+    monkeypatch.setattr(Conv2D, "absorbs_input_relu", False)
+    monkeypatch.setattr(MaxPooling2D, "absorbs_input_relu", False)
+    own = _one_sgd_step(layers(), x, y)
+    assert len(absorbed) == len(own)
+    for a, b in zip(absorbed, own):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_split_dense_products_match_the_plain_products(threads, monkeypatch):
+    monkeypatch.setattr(dense_ops, "SPLIT_ABOVE", 0)
+    parallel.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(2)
+        x, Wk, b = rng.standard_normal((7, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+        dy = rng.standard_normal((7, 3))
+        np.testing.assert_allclose(dense_ops.dense_forward(x, Wk, b), x @ Wk + b, rtol=1e-13)
+        dx, dW, db = dense_ops.dense_backward(dy, x, Wk, True)
+        np.testing.assert_allclose(dx, dy @ Wk.T, rtol=1e-13)
+        np.testing.assert_allclose(dW, x.T @ dy, rtol=1e-13)
+        np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-13)
+    finally:
+        parallel.set_num_threads(parallel.default_num_threads())
+
+
+def test_dropout_masks_do_not_depend_on_the_thread_count():
+    x = np.random.default_rng(4).standard_normal((64, 40, 40)).astype(np.float32)
+    results = []
+    for threads in (1, 2, 3):
+        parallel.set_num_threads(threads)
+        set_random_seed(11)
+        results.append(dropout_ops.dropout_forward(x, 0.3))
+    parallel.set_num_threads(parallel.default_num_threads())
+    y, mask = results[0]
+    for other_y, other_mask in results[1:]:
+        assert np.array_equal(y, other_y) and np.array_equal(mask, other_mask)
+    # The mask is 0 or 1/(1-rate), drops about 30% (binomial sd 0.0011 here) and y = x * mask.
+    assert set(np.unique(mask)) == {np.float32(0), np.float32(1 / 0.7)}
+    assert abs((mask == 0).mean() - 0.3) < 0.006
+    assert mask.dtype == np.float32 and np.array_equal(y, x * mask)
+    # The two halves of the batch are drawn from different streams.
+    assert not np.array_equal(mask[:32], mask[32:])
+
+
+def test_workspace_gives_a_smaller_request_the_same_memory():
+    ws = Workspace()
+    big = ws.get("cols", (4, 6), np.float32, np.zeros(1))
+    small = ws.get("cols", (3, 5), np.float32, np.zeros(1))
+    assert small.shape == (3, 5) and np.shares_memory(big, small)
+    larger = ws.get("cols", (5, 6), np.float32, np.zeros(1))
+    assert larger.shape == (5, 6) and not np.shares_memory(big, larger)
+    assert ws.get("cols", (2, 2), np.float64, np.zeros(1)).dtype == np.float64

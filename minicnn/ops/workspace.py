@@ -4,11 +4,13 @@ Allocating a fresh 10-100 MB patch matrix every step costs page faults on first 
 that keeps a Workspace gets the same memory back whenever the shape repeats (every full batch).
 Only scratch that never escapes the layer lives here (patches, padded copies), never outputs.
 """
+import math
+
 from minicnn.backend import get_array_module
 
 
 class Workspace:
-    """Named buffers, reallocated only when the requested shape or dtype changes."""
+    """Named buffers, reallocated only when a larger size or another dtype is requested."""
 
     def __init__(self):
         self._buffers = {}
@@ -21,13 +23,19 @@ class Workspace:
         return self._threads[t]
 
     def get(self, name, shape, dtype, like):
-        """An uninitialised array ``shape``/``dtype`` on the backend of ``like``."""
-        buf = self._buffers.get(name)
+        """An uninitialised array ``shape``/``dtype`` on the backend of ``like``.
+
+        The memory behind a name only grows: a batch's last, smaller chunk gets a view of the
+        same buffer instead of a fresh allocation (and fresh page faults) every step.
+        """
         xp = get_array_module(like)
-        if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype or get_array_module(buf) is not xp:
-            buf = xp.empty(shape, dtype=dtype)
+        dtype = xp.dtype(dtype)
+        size = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size or buf.dtype != dtype or get_array_module(buf) is not xp:
+            buf = xp.empty(size, dtype=dtype)
             self._buffers[name] = buf
-        return buf
+        return buf[:size].reshape(shape)
 
     def clear(self):
         self._buffers.clear()
