@@ -209,9 +209,17 @@ class Sequential:
     # -- forward / backward -------------------------------------------------------------------
 
     def _forward(self, x, training):
+        layers = self._layers
         with cpu_threads():
-            for layer in self._layers:
-                x = layer.forward(x, training=training)
+            i = 0
+            while i < len(layers):
+                layer, nxt = layers[i], layers[i + 1] if i + 1 < len(layers) else None
+                # A layer that can do the next one's work too (Layer.fuses_with) does it.
+                fuse = nxt is not None and layer.fuses_with(nxt)
+                x = layer.forward(x, training=training, fuse=nxt) if fuse else layer.forward(x, training=training)
+                if nxt is not None:
+                    nxt.fused_into_previous = fuse
+                i += 2 if fuse else 1
         return x
 
     def _fused(self):
@@ -225,9 +233,12 @@ class Sequential:
         # A ReLU's derivative is applied by the layer after it where that is cheaper (see
         # Layer.absorbs_input_relu); the ReLU's owner then passes its gradient through.
         for prev, layer in zip(layers, layers[1:]):
-            layer.input_relu = layer.absorbs_input_relu and getattr(prev, "ends_in_relu", False)
+            layer.input_relu = (layer.absorbs_input_relu and not layer.fused_into_previous
+                                and getattr(prev, "ends_in_relu", False))
         last = len(layers) - 1
         for i in range(last, -1, -1):
+            if layers[i].fused_into_previous:
+                continue  # the previous layer's backward does this one's too
             absorbed = i < last and layers[i + 1].input_relu
             dout = layers[i].backward(dout, pre_activation_grad=(fused and i == last) or absorbed)
 

@@ -204,3 +204,33 @@ def test_workspace_gives_a_smaller_request_the_same_memory():
     larger = ws.get("cols", (5, 6), np.float32, np.zeros(1))
     assert larger.shape == (5, 6) and not np.shares_memory(big, larger)
     assert ws.get("cols", (2, 2), np.float64, np.zeros(1)).dtype == np.float64
+
+
+@pytest.mark.parametrize("activation", ["relu", None])
+@pytest.mark.parametrize("pool, strides", [((2, 2), None), ((2, 2), (1, 1)), ((3, 3), (2, 2)), ((2, 3), (2, 1))])
+def test_max_pool_done_inside_the_convolution_changes_nothing(activation, pool, strides, monkeypatch):
+    # Conv2D.fuses_with lets the convolution pool each chunk itself; the separate layers are the
+    # reference (each checked against naive loops and numerical gradients). The conv output is
+    # 9x9 (odd: the last row and column are outside every 2x2 window) or overlapping windows.
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 16 << 10)  # several chunks of a few samples
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((10, 11, 11, 2))
+    y = np.eye(3)[rng.integers(0, 3, 10)]
+
+    def run():
+        set_random_seed(1)
+        model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(11, 11, 2), dtype="float64"),
+                            Conv2D(5, 3, activation=activation, dtype="float64"),
+                            MaxPooling2D(pool, strides, dtype="float64"), Flatten(dtype="float64"),
+                            Dense(3, activation="softmax", dtype="float64")])
+        model.compile(optimizer=SGD(0.1), loss="categorical_crossentropy")
+        out = model.predict(x, verbose=0)
+        model.train_on_batch(x, y)
+        return model, [out, *model.get_weights()]
+    model, fused = run()
+    assert model.layers[2].fused_into_previous
+    monkeypatch.setattr(Conv2D, "fuses_with", lambda self, nxt: False)
+    model, separate = run()
+    assert not model.layers[2].fused_into_previous
+    for a, b in zip(fused, separate):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

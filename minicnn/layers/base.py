@@ -107,6 +107,9 @@ class Layer:
         # Set by the model: the previous layer ends in a ReLU, and this layer's backward applies
         # that ReLU's derivative to its input gradient (only where absorbs_input_relu).
         self.input_relu = False
+        # Set by the model: this layer's work was done by the previous layer's forward (see
+        # fuses_with); its forward and backward are then skipped.
+        self.fused_into_previous = False
 
     # -- shapes -------------------------------------------------------------------------------
 
@@ -136,6 +139,10 @@ class Layer:
     # its pooled gradient (a quarter of the size). The model then passes the ReLU's owner
     # pre_activation_grad=True. See Sequential._backward.
     absorbs_input_relu = False
+
+    def fuses_with(self, nxt):
+        """Whether ``forward(x, training, fuse=nxt)`` can also do the next layer's work."""
+        return False
 
     def forward(self, x, training=False):
         raise NotImplementedError(f"{type(self).__name__} must define forward")

@@ -6,6 +6,7 @@ input and output at its edges, so its weights keep Keras's layout either way.
 import numbers
 
 from minicnn import initializers
+from minicnn.backend import is_cupy_array
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format, normalize_tuple
 from minicnn.layers.core import ActivationMixin
 from minicnn.ops.workspace import Workspace
@@ -125,13 +126,22 @@ class Conv2D(ActivationMixin, Layer):
         if self.use_bias:
             self.params["bias"] = self._new_param(self.bias_initializer, (self.filters,))
 
-    def forward(self, x, training=False):
+    def fuses_with(self, nxt):
+        # A "valid" max pool right after a channels-last CPU convolution with ReLU or no activation
+        # runs inside the convolution's chunk loop (conv2d_forward's ``pool``): the full-size
+        # output is never written out and read back, which saves most of the pool's time.
+        return (getattr(nxt, "fusable_max_pool", False) and nxt.padding == "valid"
+                and self.data_format == nxt.data_format == "channels_last"
+                and self.activation in ("relu", "linear") and not is_cupy_array(self.params["kernel"]))
+
+    def forward(self, x, training=False, fuse=None):
         if self.data_format == "channels_first":
             x = to_channels_last(x)
         # ReLU is fused into the convolution's chunk loop; other activations follow it.
         fused = self.activation in ("relu", "linear")
+        pool = None if fuse is None else (fuse.pool_size, fuse.strides)
         z, cache = conv2d_forward(x, self.params["kernel"], self.params.get("bias"), self.strides,
-                                  self.padding, relu=self.activation == "relu", ws=self._ws)
+                                  self.padding, relu=self.activation == "relu", ws=self._ws, pool=pool)
         if training:
             self._cache = cache
         y = z if fused else self._activate(z, training)

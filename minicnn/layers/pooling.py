@@ -58,6 +58,7 @@ class _Pooling2D(Layer):
 class MaxPooling2D(_Pooling2D):
     """Max over each window; the gradient goes to the window's first maximum."""
     absorbs_input_relu = True
+    fusable_max_pool = True  # see Conv2D.fuses_with
     _forward = staticmethod(pooling.maxpool2d_forward)
     _backward = staticmethod(pooling.maxpool2d_backward)
 

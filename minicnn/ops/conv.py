@@ -7,63 +7,17 @@ input's patches with the reshaped kernel.
     kernel   W    (KH, KW, C, F)       reshaped to (KH*KW*C, F): the same column order
     output   y = cols @ W.reshape(KH*KW*C, F) + b          -> (N, OH, OW, F)
 
-Padding follows Keras/TensorFlow: ``"valid"`` uses no padding; ``"same"`` gives
-``OH = ceil(H / sh)`` and pads ``max((OH-1)*sh + KH - H, 0)`` in total, the smaller half on top
-(and on the left), so an odd total puts the extra row at the bottom (and column on the right).
+Output sizes and padding (Keras's rules) are in :mod:`minicnn.ops.geometry`.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from minicnn.backend import get_array_module, is_cupy_array
+from minicnn.ops import pooling
+from minicnn.ops.geometry import PADDINGS, conv_output_length, conv_padding, pad_nhwc, window_view  # noqa: F401
 from minicnn.ops.workspace import for_thread, scratch
 from minicnn.parallel import run_chunks, split, sum_in_order
-
-PADDINGS = ("valid", "same")
-
-
-def conv_output_length(n, k, s, padding):
-    """Output length of a window of size ``k``, stride ``s`` over ``n`` inputs (Keras's rule)."""
-    if padding == "same":
-        return -(-n // s)
-    return (n - k) // s + 1
-
-
-def conv_padding(n, k, s, padding):
-    """``(before, after)`` padding of one spatial axis; ``(0, 0)`` for ``"valid"``."""
-    if padding != "same":
-        return 0, 0
-    total = max((conv_output_length(n, k, s, "same") - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
-
-
-def pad_nhwc(x, pads, value=0.0, out=None):
-    """Pad the two spatial axes of x (N, H, W, C) by ``pads = ((pt, pb), (pl, pr))``.
-
-    ``out``: an optional (N, H+pt+pb, W+pl+pr, C) buffer to write into.
-    """
-    (pt, pb), (pl, pr) = pads
-    if pt == pb == pl == pr == 0:
-        return x
-    xp = get_array_module(x)
-    N, H, W, C = x.shape
-    if out is None:
-        out = xp.empty((N, H + pt + pb, W + pl + pr, C), dtype=x.dtype)
-    # Fill only the border, then copy x once: cheaper than np.pad's generic path.
-    out[:, :pt] = value
-    out[:, H + pt:] = value
-    out[:, :, :pl] = value
-    out[:, :, W + pl:] = value
-    out[:, pt:pt + H, pl:pl + W] = x
-    return out
-
-
-def window_view(xp_, KH, KW, sh, sw, OH, OW):
-    """A strided view (N, OH, OW, KH, KW, C) of the windows of a padded x (N, Hp, Wp, C); no copy."""
-    lib = get_array_module(xp_)
-    N, _, _, C = xp_.shape
-    sN, sH, sW, sC = xp_.strides
-    return lib.lib.stride_tricks.as_strided(
-        xp_, shape=(N, OH, OW, KH, KW, C), strides=(sN, sH * sh, sW * sw, sH, sW, sC),
-        writeable=False)
 
 
 def im2col(x, KH, KW, strides, padding, ws=None, name="cols"):
@@ -162,8 +116,22 @@ def chunk_size(N, per_sample_bytes, x):
     return max(1, min(N, CHUNK_BYTES // max(1, per_sample_bytes), split(N)))
 
 
-def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=None):
-    """y = conv(x, Wk) + b, optionally followed by ReLU, chunk by chunk over the batch.
+class ConvCache(NamedTuple):
+    """What :func:`conv2d_backward` needs from the forward."""
+    x: object            # the input (N, H, W, C)
+    y: object            # the output the ReLU mask comes from (pooled when pool), or None
+    Wk: object
+    has_bias: bool
+    strides: tuple
+    padding: str
+    pads: tuple
+    out_hw: tuple        # the convolution's (OH, OW), before any pooling
+    step: int            # samples per chunk
+    pool: object         # (pool_size, pool_strides, argmax) when a max pool was fused, else None
+
+
+def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=None, pool=None):
+    """y = conv(x, Wk) + b, optionally followed by ReLU and a max pool, chunk by chunk over the batch.
 
     Args:
         x: (N, H, W, C) input.
@@ -171,8 +139,11 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
         b: (F,) bias, or None.
         relu: apply max(., 0) in place while each chunk's output is still in cache.
         ws: optional Workspace whose patch buffers are reused across calls.
+        pool: ``(pool_size, pool_strides)`` of a "valid" max pool to apply to each chunk's
+            output while it is in cache (CPU only): the full-size output is never stored, and
+            the ReLU runs on the pooled values (max and ReLU commute).
     Returns:
-        y (N, OH, OW, F) and the cache :func:`conv2d_backward` needs (x, and y when relu).
+        y (N, OH, OW, F) (pooled: (N, OH', OW', F)) and the cache :func:`conv2d_backward` needs.
     """
     xp = get_array_module(x)
     N, H, W, C = x.shape
@@ -187,24 +158,37 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
     W2 = Wk.reshape(KH * KW * C, F)
     if fold_bias:
         W2 = xp.concatenate([W2, b.reshape(1, F)])
-    y = xp.empty((N, OH, OW, F), dtype=x.dtype)
     step = chunk_size(N, OH * OW * KH * KW * C * x.itemsize, x)
+    if pool is not None:
+        pool_size, pool_strides = pool
+        PH = conv_output_length(OH, pool_size[0], pool_strides[0], "valid")
+        PW = conv_output_length(OW, pool_size[1], pool_strides[1], "valid")
+        y = np.empty((N, PH, PW, F), dtype=x.dtype)
+        arg = np.empty(y.shape, dtype=pooling.argmax_dtype(pool_size, np))
+    else:
+        y = xp.empty((N, OH, OW, F), dtype=x.dtype)
 
     def chunk(lo, hi, t):
+        wst = for_thread(ws, t)
         if on_gpu:
             cols = im2col(x[lo:hi], KH, KW, strides, padding)[0]
         else:
-            cols = patch_matrix(x[lo:hi], KH, KW, strides, pads, (OH, OW), for_thread(ws, t), fold_bias)
-        yc = y[lo:hi].reshape(-1, F)
+            cols = patch_matrix(x[lo:hi], KH, KW, strides, pads, (OH, OW), wst, fold_bias)
+        out = y[lo:hi] if pool is None else scratch(wst, "conv_out", (hi - lo, OH, OW, F), x.dtype, x)
+        yc = out.reshape(-1, F)
         xp.matmul(cols, W2, out=yc)
         if b is not None and not fold_bias:
             yc += b
+        if pool is not None:
+            pooling.maxpool_into(out, y[lo:hi], arg[lo:hi], pool_size, pool_strides, ((0, 0), (0, 0)))
+            yc = y[lo:hi]
         if relu:
             xp.maximum(yc, 0, out=yc)
     run_chunks(chunk, N, step)
     # Keep x, not the patches: rebuilding a chunk's patches in backward is one cheap copy,
     # keeping all of them would cost KH*KW times the input's memory.
-    cache = (x, y if relu else None, Wk, b is not None, strides, padding, pads, step)
+    cache = ConvCache(x, y if relu else None, Wk, b is not None, strides, padding, pads, (OH, OW), step,
+                      None if pool is None else (pool_size, pool_strides, arg))
     return y, cache
 
 
@@ -212,7 +196,8 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
     """Gradients of :func:`conv2d_forward`.
 
     Args:
-        dy: (N, OH, OW, F) gradient of the output (after the ReLU when the forward fused one).
+        dy: (N, OH, OW, F) gradient of the output (after the ReLU when the forward fused one;
+            of the pooled output when it fused a pool).
         need_dx: False skips the input gradient (the first layer of a model needs none).
         relu_applied: dy is already the gradient of the pre-ReLU output (the next layer applied
             the fused ReLU's derivative; see :class:`~minicnn.layers.base.Layer`).
@@ -221,10 +206,10 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
     Returns:
         dx (N, H, W, C) or None, dW (KH, KW, C, F), db (F,) or None.
     """
-    x, y, Wk, has_bias, strides, padding, pads, step = cache
+    x, y, Wk, has_bias, strides, padding, pads, (OH, OW), step, pool = cache
     xp = get_array_module(dy)
     KH, KW, C, F = Wk.shape
-    N, OH, OW, _ = dy.shape
+    N = dy.shape[0]
     K = KH * KW * C
     on_gpu = is_cupy_array(dy)
     fold_bias = has_bias and not on_gpu
@@ -237,6 +222,8 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
         dz = dy[lo:hi]
         if mask_output:
             dz = _relu_grad(dz, y[lo:hi], wst, "dz")
+        if pool is not None:
+            dz = _unpool(dz, pool[0], pool[1], pool[2][lo:hi], (OH, OW), wst)
         dz2 = dz.reshape(-1, F)
         if on_gpu:
             cols = im2col(x[lo:hi], KH, KW, strides, padding)[0]
@@ -262,6 +249,17 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
     else:
         db = sum_in_order([p[1] for p in parts]) if has_bias else None
     return dx, dW.reshape(KH, KW, C, F), db
+
+
+def _unpool(dy, pool_size, pool_strides, arg, out_hw, ws):
+    """The gradient of the conv output (n, OH, OW, F) from that of its max pool dy (n, OH', OW', F)
+    and the pool's argmax ``arg`` (n, OH', OW', F)."""
+    n, F = dy.shape[0], dy.shape[3]
+    dz = scratch(ws, "dz_unpooled", (n, *out_hw, F), dy.dtype, dy)
+    if not pooling.tiles_exactly(out_hw, dy.shape[1:3], pool_size, pool_strides):
+        dz.fill(0)
+    pooling.maxpool_grad_into(dy, arg, dz, pool_size, pool_strides)
+    return dz
 
 
 def _relu_grad(dy, y, ws, name, out=None):

@@ -5,7 +5,7 @@ rules (:mod:`minicnn.ops.conv`). Padded positions never win a max and are not co
 average, as in Keras.
 """
 from minicnn.backend import get_array_module, is_cupy_array
-from minicnn.ops.conv import conv_output_length, conv_padding, pad_nhwc
+from minicnn.ops.geometry import conv_output_length, conv_padding, pad_nhwc
 from minicnn.parallel import run_chunks, split
 
 
@@ -41,27 +41,61 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     xp = get_array_module(x)
     N, C = x.shape[0], x.shape[3]
     y = xp.empty((N, OH, OW, C), dtype=x.dtype)
-    arg = xp.empty((N, OH, OW, C), dtype=xp.int8 if PH * PW < 128 else xp.int32)
+    arg = xp.empty((N, OH, OW, C), dtype=argmax_dtype(pool, xp))
 
     def chunk(lo, hi, t):
-        xpad = pad_nhwc(x[lo:hi], pads, value=-xp.inf)
-        yc, ac = y[lo:hi], arg[lo:hi]
-        xp.copyto(yc, _window(xpad, 0, 0, sh, sw, OH, OW))
-        ac[...] = 0
-        better = xp.empty(yc.shape, dtype=bool)
-        offset = xp.empty(yc.shape, dtype=arg.dtype)
-        # A loop over window offsets only; strict '>' keeps the first maximum on ties, so each
-        # window routes its gradient to exactly one input (flat MNIST backgrounds tie often).
-        # k grows, so "arg = k where better" is max(arg, k * better): two plain ufunc passes,
-        # about 4x faster than copyto(..., where=better).
-        for k in range(1, PH * PW):
-            v = _window(xpad, k // PW, k % PW, sh, sw, OH, OW)
-            xp.greater(v, yc, out=better)
-            xp.maximum(yc, v, out=yc)
-            xp.multiply(better, k, out=offset)
-            xp.maximum(ac, offset, out=ac)
+        maxpool_into(x[lo:hi], y[lo:hi], arg[lo:hi], pool, strides, pads)
     run_chunks(chunk, N, split(N))
     return y, (arg, x.shape, pool, strides, pads, y)
+
+
+def argmax_dtype(pool, xp):
+    """The smallest integer type that holds every window offset ``kh*PW + kw``."""
+    return xp.int8 if pool[0] * pool[1] < 128 else xp.int32
+
+
+def maxpool_into(x, y, arg, pool, strides, pads):
+    """The CPU work of max pooling one chunk: x (n, H, W, C) into y and arg (n, OH, OW, C)."""
+    xp = get_array_module(x)
+    (PH, PW), (sh, sw) = pool, strides
+    OH, OW = y.shape[1:3]
+    xpad = pad_nhwc(x, pads, value=-xp.inf)
+    xp.copyto(y, _window(xpad, 0, 0, sh, sw, OH, OW))
+    arg[...] = 0
+    better = xp.empty(y.shape, dtype=bool)
+    offset = xp.empty(y.shape, dtype=arg.dtype)
+    # A loop over window offsets only; strict '>' keeps the first maximum on ties, so each
+    # window routes its gradient to exactly one input (flat MNIST backgrounds tie often).
+    # k grows, so "arg = k where better" is max(arg, k * better): two plain ufunc passes,
+    # about 4x faster than copyto(..., where=better).
+    for k in range(1, PH * PW):
+        v = _window(xpad, k // PW, k % PW, sh, sw, OH, OW)
+        xp.greater(v, y, out=better)
+        xp.maximum(y, v, out=y)
+        xp.multiply(better, k, out=offset)
+        xp.maximum(arg, offset, out=arg)
+
+
+def tiles_exactly(padded_hw, out_hw, pool, strides):
+    """Whether the windows cover the padded input exactly once (each input gets one gradient write)."""
+    return tuple(strides) == tuple(pool) and (out_hw[0] * pool[0], out_hw[1] * pool[1]) == tuple(padded_hw)
+
+
+def maxpool_grad_into(dy, arg, dxp, pool, strides):
+    """The CPU work of max-pool backward for one chunk: route dy (n, OH, OW, C) to each window's
+    first maximum in dxp (n, Hp, Wp, C), the gradient of the padded input. Unless the windows
+    tile dxp exactly, dxp must arrive zeroed."""
+    xp = get_array_module(dy)
+    (PH, PW), (sh, sw) = pool, strides
+    OH, OW = dy.shape[1:3]
+    tiled = tiles_exactly(dxp.shape[1:3], (OH, OW), pool, strides)
+    for k in range(PH * PW):
+        window = _window(dxp, k // PW, k % PW, sh, sw, OH, OW)
+        if tiled:
+            xp.multiply(dy, arg == k, out=window)
+        else:
+            # Windows that overlap (stride < pool) add into the same inputs, hence '+='.
+            window += dy * (arg == k)
 
 
 def maxpool2d_backward(dy, cache, input_relu=False):
@@ -83,18 +117,12 @@ def maxpool2d_backward(dy, cache, input_relu=False):
     xp = get_array_module(dy)
     Hp, Wp = H + pt + pb, W + pl + pr
     # Windows that tile the input exactly give each input one write: no zero fill, no adds.
-    tiled = (sh, sw) == (PH, PW) and (OH * PH, OW * PW) == (Hp, Wp)
+    tiled = tiles_exactly((Hp, Wp), (OH, OW), (PH, PW), (sh, sw))
     dxp = (xp.empty if tiled else xp.zeros)((N, Hp, Wp, C), dtype=dy.dtype)
 
     def chunk(lo, hi, t):
         dyc = dy[lo:hi] * (y[lo:hi] > 0) if input_relu else dy[lo:hi]
-        for k in range(PH * PW):
-            window = _window(dxp[lo:hi], k // PW, k % PW, sh, sw, OH, OW)
-            if tiled:
-                xp.multiply(dyc, arg[lo:hi] == k, out=window)
-            else:
-                # Windows that overlap (stride < pool) add into the same inputs, hence '+='.
-                window += dyc * (arg[lo:hi] == k)
+        maxpool_grad_into(dyc, arg[lo:hi], dxp[lo:hi], (PH, PW), (sh, sw))
     run_chunks(chunk, N, split(N))
     return dxp[:, pt:pt + H, pl:pl + W]
 
