@@ -31,15 +31,19 @@ def median_ms(fn, repeat):
     return 1000 * statistics.median(times)
 
 
-def forward_backward_ms(layer, x, dy, repeat):
-    """Median forward and backward times of ``layer``, each timed on its own, as in a training step."""
+def forward_backward_ms(layer, x, dy, repeat, fuse=None, relu_absorbed=False):
+    """Median forward and backward times of ``layer``, each timed on its own, as in a training
+    step: with the layer it fuses, if any, and its ReLU derivative left to the next layer if the
+    model does that."""
     fwd, bwd = [], []
+    kwargs = {"fuse": fuse} if fuse is not None else {}
     with cpu_threads():
         for _ in range(repeat + 1):
+            grad = dy.copy()  # a layer may overwrite its input gradient; not timed
             t0 = time.perf_counter()
-            layer.forward(x, training=True)
+            layer.forward(x, training=True, **kwargs)
             t1 = time.perf_counter()
-            layer.backward(dy.copy())
+            layer.backward(grad, pre_activation_grad=relu_absorbed)
             t2 = time.perf_counter()
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
@@ -99,19 +103,28 @@ def main():
         model._train_step(x, y)
     layers = model.layers
     layers[0].needs_input_grad = False
+    # The layers as the model runs them: fused pairs timed as one, ReLU derivatives applied by
+    # the layer after them (Sequential._plan).
+    fuses = model._plan()
     print("| layer | forward ms | backward ms | GEMM fwd ms | GEMM bwd ms | GEMM share | layer GFLOP/s | BLAS GFLOP/s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     total_f = total_b = 0.0
-    inputs = [x]
-    for layer in layers:
-        inputs.append(layer.forward(inputs[-1], training=True))
+    inputs = {0: x}
     for i, layer in enumerate(layers):
+        if not layer.fused_into_previous:
+            kwargs = {"fuse": fuses[i]} if fuses[i] is not None else {}
+            inputs[i + (2 if fuses[i] is not None else 1)] = layer.forward(inputs[i], training=True, **kwargs)
+    for i, layer in enumerate(layers):
+        if layer.fused_into_previous:
+            print(f"| {layer.name} ({type(layer).__name__}) | in the layer above | | | | | | |")
+            continue
         xin = inputs[i]
-        out = layer.forward(xin, training=True)
+        out = inputs[i + (2 if fuses[i] is not None else 1)]
         dy = np.random.default_rng(i).standard_normal(out.shape).astype(np.float32)
-        fwd, bwd = forward_backward_ms(layer, xin, dy, args.repeat)
+        absorbed = i + 1 < len(layers) and layers[i + 1].input_relu
+        fwd, bwd = forward_backward_ms(layer, xin, dy, args.repeat, fuses[i], absorbed)
         total_f, total_b = total_f + fwd, total_b + bwd
-        name = f"{layer.name} ({type(layer).__name__})"
+        name = f"{layer.name} ({type(layer).__name__}{' + ' + fuses[i].name if fuses[i] is not None else ''})"
         if isinstance(layer, Conv2D):
             gf, gb, flop_f, flop_b = conv_gemm_ms(layer, xin.shape, args.repeat)
             share = (gf + gb) / (fwd + bwd)

@@ -208,18 +208,30 @@ class Sequential:
 
     # -- forward / backward -------------------------------------------------------------------
 
-    def _forward(self, x, training):
+    def _plan(self):
+        """Decide, before each forward, which layers share work; returns whom each layer fuses.
+
+        ``fuses[i]`` is the layer i+1 when layer i also does its work (Layer.fuses_with), else
+        None. Each layer's ``fused_into_previous`` and ``input_relu`` (the layer applies the ReLU
+        derivative of the layer before it: Layer.absorbs_input_relu) are set here.
+        """
         layers = self._layers
+        fuses = [nxt if layer.fuses_with(nxt) else None for layer, nxt in zip(layers, layers[1:])] + [None]
+        layers[0].fused_into_previous = layers[0].input_relu = False
+        for i in range(1, len(layers)):
+            layer, prev = layers[i], layers[i - 1]
+            layer.fused_into_previous = fuses[i - 1] is not None
+            layer.input_relu = (layer.absorbs_input_relu and not layer.fused_into_previous
+                                and getattr(prev, "ends_in_relu", False))
+        return fuses
+
+    def _forward(self, x, training):
+        fuses = self._plan()
         with cpu_threads():
-            i = 0
-            while i < len(layers):
-                layer, nxt = layers[i], layers[i + 1] if i + 1 < len(layers) else None
-                # A layer that can do the next one's work too (Layer.fuses_with) does it.
-                fuse = nxt is not None and layer.fuses_with(nxt)
-                x = layer.forward(x, training=training, fuse=nxt) if fuse else layer.forward(x, training=training)
-                if nxt is not None:
-                    nxt.fused_into_previous = fuse
-                i += 2 if fuse else 1
+            for layer, fuse in zip(self._layers, fuses):
+                if layer.fused_into_previous:
+                    continue
+                x = layer.forward(x, training=training, fuse=fuse) if fuse else layer.forward(x, training=training)
         return x
 
     def _fused(self):
@@ -230,11 +242,8 @@ class Sequential:
         layers = self._layers
         # The first layer's input gradient is never used: skip computing it.
         layers[0].needs_input_grad = False
-        # A ReLU's derivative is applied by the layer after it where that is cheaper (see
-        # Layer.absorbs_input_relu); the ReLU's owner then passes its gradient through.
-        for prev, layer in zip(layers, layers[1:]):
-            layer.input_relu = (layer.absorbs_input_relu and not layer.fused_into_previous
-                                and getattr(prev, "ends_in_relu", False))
+        # A ReLU's derivative is applied by the layer after it where that is cheaper (input_relu,
+        # set by _plan); the ReLU's owner then passes its gradient through.
         last = len(layers) - 1
         for i in range(last, -1, -1):
             if layers[i].fused_into_previous:
