@@ -140,8 +140,8 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
         relu: apply max(., 0) in place while each chunk's output is still in cache.
         ws: optional Workspace whose patch buffers are reused across calls.
         pool: ``(pool_size, pool_strides)`` of a "valid" max pool to apply to each chunk's
-            output while it is in cache (CPU only): the full-size output is never stored, and
-            the ReLU runs on the pooled values (max and ReLU commute).
+            output while it is in cache: the full-size output is never stored, and the ReLU
+            runs on the pooled values (max and ReLU commute). Models use it on the CPU only.
     Returns:
         y (N, OH, OW, F) (pooled: (N, OH', OW', F)) and the cache :func:`conv2d_backward` needs.
     """
@@ -163,8 +163,8 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
         pool_size, pool_strides = pool
         PH = conv_output_length(OH, pool_size[0], pool_strides[0], "valid")
         PW = conv_output_length(OW, pool_size[1], pool_strides[1], "valid")
-        y = np.empty((N, PH, PW, F), dtype=x.dtype)
-        arg = np.empty(y.shape, dtype=pooling.argmax_dtype(pool_size, np))
+        y = xp.empty((N, PH, PW, F), dtype=x.dtype)
+        arg = xp.empty(y.shape, dtype=pooling.argmax_dtype(pool_size, xp))
     else:
         y = xp.empty((N, OH, OW, F), dtype=x.dtype)
 
