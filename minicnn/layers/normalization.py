@@ -5,6 +5,7 @@ from minicnn import initializers
 from minicnn.backend import get_array_module
 from minicnn.layers.base import Layer
 from minicnn.ops.normalization import batchnorm_backward, batchnorm_forward, batchnorm_inference
+from minicnn.ops.workspace import Workspace
 
 
 class BatchNormalization(Layer):
@@ -50,6 +51,7 @@ class BatchNormalization(Layer):
                              "moving_variance": initializers.get(moving_variance_initializer)}
         self.trainable_names = tuple(n for n, on in (("gamma", scale), ("beta", center)) if on)
         self._cache = None
+        self._ws = Workspace()
 
     def _feature_axis(self, ndim):
         """The feature axis of a batch array with ``ndim`` axes (batch axis 0)."""
@@ -84,7 +86,7 @@ class BatchNormalization(Layer):
             x = xp.moveaxis(x, axis, -1)
         gamma, beta = self._gamma_beta(xp)
         if training and self.trainable:
-            y, mean, var, self._cache = batchnorm_forward(x, gamma, beta, self.epsilon)
+            y, mean, var, self._cache = batchnorm_forward(x, gamma, beta, self.epsilon, self._ws)
             m = self.momentum
             for name, batch_stat in (("moving_mean", mean), ("moving_variance", var)):
                 moving = self.params[name]
@@ -110,6 +112,7 @@ class BatchNormalization(Layer):
 
     def release(self):
         self._cache = None
+        self._ws.clear()
 
     def get_config(self):
         config = super().get_config()
