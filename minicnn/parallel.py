@@ -86,13 +86,13 @@ def cpu_threads():
 
 
 def run_chunks(fn, N, step):
-    """Call ``fn(lo, hi, t)`` for every chunk [lo, hi) of ``range(N)`` in steps of ``step``.
+    """Call ``fn(lo, hi, t)`` for every chunk [lo, hi) of ``range(N)``, chunks of at most ``step``.
 
     Chunk i goes to worker ``t = i % T``, so each worker can own scratch buffers ``t``; the
     caller's thread is worker 0. Returns the chunks' results in chunk order, so that sums over
     them are the same whatever the number of threads.
     """
-    chunks = [(lo, min(N, lo + step)) for lo in range(0, N, step)]
+    chunks = chunk_bounds(N, step)
     T = min(num_threads(), len(chunks))
     if T == 1 or in_worker() or not _blas_controller():
         return [fn(lo, hi, 0) for lo, hi in chunks]
@@ -112,6 +112,19 @@ def run_chunks(fn, N, step):
         for f in futures:
             f.result()
     return results
+
+
+def chunk_bounds(N, step):
+    """[(lo, hi), ...] covering range(N) in chunks of at most ``step`` whose sizes differ by at most
+    one, an even number of them when more than one: two workers then get equal shares (11
+    chunks of 3 samples would give one worker 6 and the other 5). The chunks depend on N and
+    step only, never on the number of threads, so neither do results summed over them."""
+    if N <= 0:
+        return []
+    n = -(-N // step)
+    if n > 1 and n % 2:
+        n = min(n + 1, N)
+    return [(N * i // n, N * (i + 1) // n) for i in range(n)]
 
 
 def sum_in_order(arrays):

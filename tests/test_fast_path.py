@@ -234,3 +234,27 @@ def test_max_pool_done_inside_the_convolution_changes_nothing(activation, pool, 
     assert not model.layers[2].fused_into_previous
     for a, b in zip(fused, separate):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("N, step", [(32, 3), (128, 3), (7, 7), (7, 2), (5, 1), (1, 4), (100, 64)])
+def test_chunks_cover_the_range_in_balanced_pieces(N, step):
+    chunks = parallel.chunk_bounds(N, step)
+    assert [lo for lo, _ in chunks] == [0] + [hi for _, hi in chunks[:-1]] and chunks[-1][1] == N
+    sizes = [hi - lo for lo, hi in chunks]
+    assert max(sizes) <= step and max(sizes) - min(sizes) <= 1
+    # An even number of chunks (two workers get equal shares) unless that would need empty ones.
+    assert len(chunks) == 1 or len(chunks) % 2 == 0 or len(chunks) == N
+    assert parallel.chunk_bounds(0, step) == []
+
+
+def test_run_chunks_calls_every_chunk_once_and_returns_results_in_order():
+    seen = []
+    parallel.set_num_threads(2)
+    try:
+        results = parallel.run_chunks(lambda lo, hi, t: seen.append((lo, hi, t)) or (lo, hi), 32, 3)
+    finally:
+        parallel.set_num_threads(parallel.default_num_threads())
+    assert results == parallel.chunk_bounds(32, 3)
+    assert sorted((lo, hi) for lo, hi, _ in seen) == results
+    # Chunk i runs on worker i % 2: 16 samples each.
+    assert sum(hi - lo for lo, hi, t in seen if t == 0) == sum(hi - lo for lo, hi, t in seen if t == 1) == 16
