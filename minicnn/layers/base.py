@@ -137,7 +137,7 @@ class Layer:
     # True for layers whose backward can return the gradient of the ReLU before them, cheaper than
     # that ReLU would: a convolution masks each chunk of dx while it is in cache, max pooling masks
     # its pooled gradient (a quarter of the size). The model then passes the ReLU's owner
-    # pre_activation_grad=True. See Sequential._backward.
+    # pre_activation_grad=True. See Sequential._plan.
     absorbs_input_relu = False
 
     def fuses_with(self, nxt):
