@@ -78,7 +78,7 @@ def settle():
 
 
 def interleaved(args, x, y):
-    """rows of (what, batch, minicnn samples/s, torch samples/s or None)."""
+    """rows of (what, batch, minicnn samples/s, torch samples/s or None, per-round ratios)."""
     have_torch = not args.no_torch
     if have_torch:
         try:
@@ -98,8 +98,7 @@ def interleaved(args, x, y):
             for name, (train, _) in runners.items():
                 settle()
                 rates[name].append(args.steps * batch / timed(train, args.steps, r * args.steps))
-        rows.append(("train", batch, statistics.median(rates["minicnn"]),
-                     statistics.median(rates["torch"]) if have_torch else None))
+        rows.append(_row("train", batch, rates))
     n = min(len(x), args.predict_samples)
     runners = {"minicnn": minicnn_runner(args, 128, x, y)}
     if have_torch:
@@ -111,9 +110,17 @@ def interleaved(args, x, y):
         for name, (_, predict) in runners.items():
             settle()
             rates[name].append(n / timed(predict, n))
-    rows.append(("predict", args.predict_batch, statistics.median(rates["minicnn"]),
-                 statistics.median(rates["torch"]) if have_torch else None))
+    rows.append(_row("predict", args.predict_batch, rates))
     return rows
+
+
+def _row(what, batch, rates):
+    """Medians of each framework's rounds, and the ratio of each round to the PyTorch round right
+    after it: on a shared machine whose speed drifts, those pairs see the same conditions."""
+    theirs = rates.get("torch")
+    pairs = [a / b for a, b in zip(rates["minicnn"], theirs)] if theirs else []
+    return (what, batch, statistics.median(rates["minicnn"]), statistics.median(theirs) if theirs else None,
+            pairs)
 
 
 def rss_of(framework, args, batch):
@@ -169,13 +176,16 @@ def main():
     print(f"data: {source}, {len(x)} samples\n")
     rows = interleaved(args, x, y)
     title = "model: tutorial CNN" + (" + BatchNormalization" if args.batchnorm else "")
-    print(f"{title}\n| what | batch | minicnn samples/s | torch samples/s | ratio minicnn/torch | minicnn GFLOP/s |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for what, batch, ours, theirs in rows:
-        ratio = f"{ours / theirs:.2f}x" if theirs else "-"
+    print(f"{title}\n| what | batch | minicnn samples/s | torch samples/s | ratio minicnn/torch "
+          "| per-round ratios: median (range) | minicnn GFLOP/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for what, batch, ours, theirs, pairs in rows:
         gflops = f"{ours * FLOP_PER_TRAIN_SAMPLE / 1e9:.1f}" if what == "train" else "-"
-        print(f"| {what} | {batch} | {ours:.0f} | {theirs:.0f} | {ratio} | {gflops} |" if theirs else
-              f"| {what} | {batch} | {ours:.0f} | - | - | {gflops} |")
+        if theirs:
+            paired = f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}-{max(pairs):.2f})"
+            print(f"| {what} | {batch} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f}x | {paired} | {gflops} |")
+        else:
+            print(f"| {what} | {batch} | {ours:.0f} | - | - | - | {gflops} |")
     if not args.no_rss:
         batch = 128 if 128 in args.batch_sizes else args.batch_sizes[0]
         print(f"\npeak RSS training at batch {batch} ({args.steps} steps, random data, own process each):")
