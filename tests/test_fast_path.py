@@ -258,3 +258,15 @@ def test_run_chunks_calls_every_chunk_once_and_returns_results_in_order():
     assert sorted((lo, hi) for lo, hi, _ in seen) == results
     # Chunk i runs on worker i % 2: 16 samples each.
     assert sum(hi - lo for lo, hi, t in seen if t == 0) == sum(hi - lo for lo, hi, t in seen if t == 1) == 16
+
+
+def test_zero_padded_buffers_keep_their_border_across_geometries():
+    # One workspace, several geometries and chunk sizes in turn: every padded copy must equal
+    # np.pad's, although each buffer's border is written only when it is allocated.
+    ws = Workspace()
+    rng = np.random.default_rng(8)
+    for N, H, W, pads in [(3, 5, 5, ((1, 1), (1, 1))), (2, 5, 5, ((1, 1), (1, 1))),
+                          (3, 5, 5, ((0, 2), (0, 2))), (4, 6, 4, ((1, 1), (1, 1))), (3, 5, 5, ((1, 1), (1, 1)))]:
+        x = rng.standard_normal((N, H, W, 2))
+        got = conv.zero_padded(x, pads, ws, "p")
+        np.testing.assert_array_equal(got, np.pad(x, ((0, 0), *pads, (0, 0))))

@@ -15,7 +15,8 @@ import numpy as np
 
 from minicnn.backend import get_array_module, is_cupy_array
 from minicnn.ops import pooling
-from minicnn.ops.geometry import PADDINGS, conv_output_length, conv_padding, pad_nhwc, window_view  # noqa: F401
+from minicnn.ops.geometry import (PADDINGS, conv_output_length, conv_padding, pad_nhwc,  # noqa: F401
+                                  strided, window_view)
 from minicnn.ops.workspace import for_thread, scratch
 from minicnn.parallel import run_chunks, split, sum_in_order
 
@@ -58,7 +59,7 @@ def patch_matrix(x, KH, KW, strides, pads, out_hw, ws=None, ones_column=False, n
     OH, OW = out_hw
     (pt, pb), (pl, pr) = pads
     if pt or pb or pl or pr:
-        x = pad_nhwc(x, pads, out=scratch(ws, name + "_pad", (N, H + pt + pb, W + pl + pr, C), x.dtype, x))
+        x = zero_padded(x, pads, ws, name + "_pad")
     K, M = KH * KW * C, N * OH * OW
     Kb = K + 1 if ones_column else K
     if KW * C < TRANSPOSE_BELOW:
@@ -75,9 +76,8 @@ def patch_matrix(x, KH, KW, strides, pads, out_hw, ws=None, ones_column=False, n
     # One copy of the strided window view: the only pass over the patch data. Rows are Kb long,
     # so the view of the first K columns as (N, OH, OW, KH, KW, C) is built from strides.
     s = cols.itemsize
-    target = np.lib.stride_tricks.as_strided(
-        cols, shape=(N, OH, OW, KH, KW, C),
-        strides=(OH * OW * Kb * s, OW * Kb * s, Kb * s, KW * C * s, C * s, s))
+    target = strided(cols, (N, OH, OW, KH, KW, C),
+                     (OH * OW * Kb * s, OW * Kb * s, Kb * s, KW * C * s, C * s, s))
     np.copyto(target, window_view(x, KH, KW, sh, sw, OH, OW))
     if ones_column:
         cols[:, K] = 1
@@ -215,6 +215,7 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
     fold_bias = has_bias and not on_gpu
     dx = xp.empty(x.shape, dtype=dy.dtype) if need_dx else None
     mask_output = y is not None and not relu_applied
+    Wflip = Wk[::-1, ::-1].transpose(0, 1, 3, 2).copy() if need_dx and strides == (1, 1) and not on_gpu else None
 
     def chunk(lo, hi, t):
         """This chunk's dW contribution ((K [+ 1], F), db as the last row) and db; writes dx[lo:hi]."""
@@ -234,7 +235,7 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
         if need_dx:
             dxc = dx[lo:hi]
             if strides == (1, 1) and not on_gpu:
-                _input_grad_stride1(dz, Wk, pads, wst, out=dxc)
+                _input_grad_stride1(dz, Wflip, pads, wst, out=dxc)
             else:
                 dcols = dz2 @ Wk.reshape(K, F).T
                 dxc[...] = col2im(dcols, dxc.shape, KH, KW, strides, pads, (OH, OW))
@@ -272,23 +273,40 @@ def _relu_grad(dy, y, ws, name, out=None):
     return xp.multiply(dy, mask, out=out)
 
 
-def _input_grad_stride1(dz, Wk, pads, ws, out):
+def zero_padded(x, pads, ws, name):
+    """x (N, H, W, C) padded with zeros by ``pads``, in a buffer of ``ws`` (a new array without).
+
+    The buffer's zero border is written once, when the workspace allocates it; after that only
+    the interior is copied. The name carries the per-sample shape and the pads, so a buffer only
+    ever serves one geometry (chunks of fewer samples use its first samples, laid out the same).
+    """
+    if ws is None:
+        return pad_nhwc(x, pads)
+    (pt, pb), (pl, pr) = pads
+    N, H, W, C = x.shape
+    shape = (N, H + pt + pb, W + pl + pr, C)
+    out = ws.get(f"{name}{shape[1:]}{pads}", shape, x.dtype, x, fill=0)
+    out[:, pt:pt + H, pl:pl + W] = x
+    return out
+
+
+def _input_grad_stride1(dz, Wflip, pads, ws, out):
     """dx of a stride-1 convolution, as a convolution of padded dz with the flipped kernel,
     written into ``out`` (N, H, W, C).
 
     One patch copy and one GEMM with a long inner dimension (KH*KW*F) instead of a GEMM
     with inner dimension F followed by KH*KW strided scatter-adds (col2im).
+
+    Args:
+        Wflip: (KH, KW, F, C) with Wflip[kh, kw, f, c] = Wk[KH-1-kh, KW-1-kw, c, f].
     """
     N, H, W, C = out.shape
-    KH, KW, _, F = Wk.shape
+    KH, KW, F, _ = Wflip.shape
     _, OH, OW, _ = dz.shape
     (pt, _), (pl, _) = pads
     before_h, before_w = KH - 1 - pt, KW - 1 - pl
     after_h, after_w = H + KH - 1 - OH - before_h, W + KW - 1 - OW - before_w
-    dzp = pad_nhwc(dz, ((before_h, after_h), (before_w, after_w)),
-                   out=scratch(ws, "dz_pad", (N, OH + before_h + after_h, OW + before_w + after_w, F), dz.dtype, dz))
+    dzp = zero_padded(dz, ((before_h, after_h), (before_w, after_w)), ws, "dz_pad")
     cols = scratch(ws, "dz_cols", (N * H * W, KH * KW * F), dz.dtype, dz)
     np.copyto(cols.reshape(N, H, W, KH, KW, F), window_view(dzp, KH, KW, 1, 1, H, W))
-    # Wflip[kh, kw, f, c] = Wk[KH-1-kh, KW-1-kw, c, f]
-    Wflip = Wk[::-1, ::-1].transpose(0, 1, 3, 2).reshape(KH * KW * F, C)
-    np.matmul(cols, Wflip, out=out.reshape(N * H * W, C))
+    np.matmul(cols, Wflip.reshape(KH * KW * F, C), out=out.reshape(N * H * W, C))

@@ -14,6 +14,7 @@ class Workspace:
 
     def __init__(self):
         self._buffers = {}
+        self._views = {}  # (name, shape, dtype, array type) -> the view get returned last time
         self._threads = {}
 
     def thread(self, t):
@@ -22,23 +23,33 @@ class Workspace:
             self._threads[t] = Workspace()
         return self._threads[t]
 
-    def get(self, name, shape, dtype, like):
+    def get(self, name, shape, dtype, like, fill=None):
         """An uninitialised array ``shape``/``dtype`` on the backend of ``like``.
 
         The memory behind a name only grows: a batch's last, smaller chunk gets a view of the
         same buffer instead of a fresh allocation (and fresh page faults) every step.
+        ``fill``: a value written over the whole buffer when it is (re)allocated, never after.
         """
+        key = (name, shape, dtype, type(like))
+        view = self._views.get(key)
+        if view is not None:  # the common case, every step: a dict lookup
+            return view
         xp = get_array_module(like)
-        dtype = xp.dtype(dtype)
         size = math.prod(shape)
         buf = self._buffers.get(name)
-        if buf is None or buf.size < size or buf.dtype != dtype or get_array_module(buf) is not xp:
+        if buf is None or buf.size < size or buf.dtype != xp.dtype(dtype) or get_array_module(buf) is not xp:
             buf = xp.empty(size, dtype=dtype)
+            if fill is not None:
+                buf.fill(fill)
             self._buffers[name] = buf
-        return buf[:size].reshape(shape)
+            for k in [k for k in self._views if k[0] == name]:
+                del self._views[k]
+        view = self._views[key] = buf[:size].reshape(shape)
+        return view
 
     def clear(self):
         self._buffers.clear()
+        self._views.clear()
         self._threads.clear()
 
 
