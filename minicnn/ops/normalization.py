@@ -70,7 +70,16 @@ def batchnorm_inference(x, gamma, beta, mean, var, eps):
     """Inference-mode forward with fixed (moving) statistics; (..., C) -> (..., C)."""
     xp = get_array_module(x)
     scale = gamma / xp.sqrt(var + eps)
-    return x * scale + (beta - mean * scale)
+    shift = beta - mean * scale
+    C = x.shape[-1]
+    x2 = x.reshape(-1, C)
+    y = xp.empty(x2.shape, dtype=x.dtype)
+
+    def chunk(lo, hi, t):
+        xp.multiply(x2[lo:hi], scale, out=y[lo:hi])
+        y[lo:hi] += shift
+    run_chunks(chunk, x2.shape[0], _row_chunks(x2))
+    return y.reshape(x.shape)
 
 
 def batchnorm_backward(dy, cache):
