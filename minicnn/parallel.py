@@ -10,6 +10,7 @@ The number of workers is ``MINICNN_NUM_THREADS`` (default: the number of cores);
 threading off. The GPU path never uses this module.
 """
 import contextlib
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -88,20 +89,27 @@ def cpu_threads():
 def run_chunks(fn, N, step):
     """Call ``fn(lo, hi, t)`` for every chunk [lo, hi) of ``range(N)``, chunks of at most ``step``.
 
-    Chunk i goes to worker ``t = i % T``, so each worker can own scratch buffers ``t``; the
-    caller's thread is worker 0. Returns the chunks' results in chunk order, so that sums over
-    them are the same whatever the number of threads.
+    ``t`` is the worker running the chunk (the caller's thread is worker 0), so each worker can
+    own scratch buffers ``t``. Workers take the next chunk as they finish one rather than a fixed
+    share: on a shared machine a core is sometimes taken away for a while, and the other worker
+    then does more of the chunks instead of waiting at the end. Returns the chunks' results in
+    chunk order, so that sums over them are the same whatever the number of threads and
+    whichever worker ran which chunk.
     """
     chunks = chunk_bounds(N, step)
     T = min(num_threads(), len(chunks))
     if T == 1 or in_worker() or not _blas_controller():
         return [fn(lo, hi, 0) for lo, hi in chunks]
     results = [None] * len(chunks)
+    # next() on an itertools.count is atomic under the GIL: each chunk index is handed out once.
+    ticket = itertools.count()
 
     def work(t):
         _local.worker = True
         try:
-            for i in range(t, len(chunks), T):
+            for i in iter(ticket.__next__, None):
+                if i >= len(chunks):
+                    break
                 results[i] = fn(*chunks[i], t)
         finally:
             _local.worker = False

@@ -255,9 +255,8 @@ def test_run_chunks_calls_every_chunk_once_and_returns_results_in_order():
     finally:
         parallel.set_num_threads(parallel.default_num_threads())
     assert results == parallel.chunk_bounds(32, 3)
-    assert sorted((lo, hi) for lo, hi, _ in seen) == results
-    # Chunk i runs on worker i % 2: 16 samples each.
-    assert sum(hi - lo for lo, hi, t in seen if t == 0) == sum(hi - lo for lo, hi, t in seen if t == 1) == 16
+    assert sorted((lo, hi) for lo, hi, _ in seen) == results  # each chunk once, whoever ran it
+    assert {t for _, _, t in seen} <= {0, 1}
 
 
 def test_zero_padded_buffers_keep_their_border_across_geometries():
