@@ -107,7 +107,7 @@ def run_chunks(fn, N, step):
     def work(t):
         _local.worker = True
         try:
-            for i in iter(ticket.__next__, None):
+            for i in ticket:
                 if i >= len(chunks):
                     break
                 results[i] = fn(*chunks[i], t)

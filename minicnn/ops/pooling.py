@@ -1,7 +1,7 @@
 """Max and average pooling over the spatial axes of channels-last (NHWC) arrays, with backward.
 
 Windows (PH, PW), strides (sh, sw) and ``"valid"``/``"same"`` padding follow the convolution's
-rules (:mod:`minicnn.ops.conv`). Padded positions never win a max and are not counted in an
+rules (:mod:`minicnn.ops.geometry`). Padded positions never win a max and are not counted in an
 average, as in Keras.
 """
 from minicnn.backend import get_array_module, is_cupy_array
