@@ -19,9 +19,15 @@ def relu_forward(x, out=None):
     return get_array_module(x).maximum(x, 0, out=out)
 
 
-def relu_backward(dy, y):
-    """dy where y > 0, else 0."""
-    return dy * (y > 0)
+def relu_backward(dy, y, out=None, mask=None):
+    """dy where y > 0, else 0.
+
+    ``out`` (dy's shape and dtype, may be dy itself) and ``mask`` (bool, dy's shape) are optional
+    buffers to write into, so a caller that reuses them makes no temporaries.
+    """
+    xp = get_array_module(dy)
+    mask = xp.greater(y, 0, out=mask)
+    return xp.multiply(dy, mask, out=out)
 
 
 def sigmoid_forward(x):

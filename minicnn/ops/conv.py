@@ -15,6 +15,7 @@ import numpy as np
 
 from minicnn.backend import get_array_module, is_cupy_array
 from minicnn.ops import pooling
+from minicnn.ops.activations import relu_backward
 from minicnn.ops.geometry import (PADDINGS, conv_output_length, conv_padding, pad_nhwc,  # noqa: F401
                                   strided, window_view)
 from minicnn.ops.workspace import for_thread, scratch
@@ -264,13 +265,10 @@ def _unpool(dy, pool_size, pool_strides, arg, out_hw, ws):
 
 
 def _relu_grad(dy, y, ws, name, out=None):
-    """dy * (y > 0) without temporaries: the mask and result go to ``ws``'s buffers (or ``out``)."""
-    xp = get_array_module(dy)
-    mask = scratch(ws, name + "_mask", dy.shape, bool, dy)
-    xp.greater(y, 0, out=mask)
+    """:func:`~minicnn.ops.activations.relu_backward` into ``ws``'s buffers (or ``out``)."""
     if out is None:
         out = scratch(ws, name + "_relu", dy.shape, dy.dtype, dy)
-    return xp.multiply(dy, mask, out=out)
+    return relu_backward(dy, y, out=out, mask=scratch(ws, name + "_mask", dy.shape, bool, dy))
 
 
 def zero_padded(x, pads, ws, name):

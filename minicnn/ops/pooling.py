@@ -5,6 +5,7 @@ rules (:mod:`minicnn.ops.geometry`). Padded positions never win a max and are no
 average, as in Keras.
 """
 from minicnn.backend import get_array_module, is_cupy_array
+from minicnn.ops.activations import relu_backward
 from minicnn.ops.geometry import conv_output_length, conv_padding, pad_nhwc
 from minicnn.parallel import run_chunks, split
 
@@ -134,7 +135,7 @@ def maxpool2d_backward(dy, cache, input_relu=False):
     if is_cupy_array(dy):
         from minicnn import cuda
         if input_relu:
-            dy = dy * (y > 0)
+            dy = relu_backward(dy, y)
         return cuda.maxpool_backward(dy, arg, x_shape, PH, PW, sh, sw, pt, pl)
     xp = get_array_module(dy)
     Hp, Wp = H + pt + pb, W + pl + pr
@@ -143,7 +144,7 @@ def maxpool2d_backward(dy, cache, input_relu=False):
     dxp = (xp.empty if tiled else xp.zeros)((N, Hp, Wp, C), dtype=dy.dtype)
 
     def chunk(lo, hi, t):
-        dyc = dy[lo:hi] * (y[lo:hi] > 0) if input_relu else dy[lo:hi]
+        dyc = relu_backward(dy[lo:hi], y[lo:hi]) if input_relu else dy[lo:hi]
         maxpool_grad_into(dyc, arg[lo:hi], dxp[lo:hi], (PH, PW), (sh, sw))
     run_chunks(chunk, N, split(N))
     return dxp[:, pt:pt + H, pl:pl + W]
