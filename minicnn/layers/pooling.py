@@ -42,8 +42,11 @@ class _Pooling2D(Layer):
         if self.data_format == "channels_first":
             dy = to_channels_last(dy)
         cache, self._cache = self._cache, None
-        dx = type(self)._backward(dy, cache, **({"input_relu": True} if self.input_relu else {}))
+        dx = self._pool_backward(dy, cache)
         return to_channels_first(dx) if self.data_format == "channels_first" else dx
+
+    def _pool_backward(self, dy, cache):
+        return type(self)._backward(dy, cache)
 
     def release(self):
         self._cache = None
@@ -61,6 +64,9 @@ class MaxPooling2D(_Pooling2D):
     fusable_max_pool = True  # see Conv2D.fuses_with
     _forward = staticmethod(pooling.maxpool2d_forward)
     _backward = staticmethod(pooling.maxpool2d_backward)
+
+    def _pool_backward(self, dy, cache):
+        return pooling.maxpool2d_backward(dy, cache, input_relu=self.input_relu)
 
 
 class AveragePooling2D(_Pooling2D):

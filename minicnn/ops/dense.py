@@ -36,12 +36,12 @@ def dense_forward(x, Wk, b):
 
 def dense_backward(dy, x, Wk, has_bias, need_dx=True):
     """Given dy (N, U): dx (N, D) or None, dW (D, U), db (U,) or None."""
+    db = dy.sum(axis=0) if has_bias else None
     if not (need_dx and _split(x, Wk)):
-        dx = dy @ Wk.T if need_dx else None
-        return dx, x.T @ dy, (dy.sum(axis=0) if has_bias else None)
+        return (dy @ Wk.T if need_dx else None), x.T @ dy, db
     out = [None, None]
 
     def task(i, _, t):
         out[i] = dy @ Wk.T if i == 0 else x.T @ dy
     run_chunks(task, 2, 1)
-    return out[0], out[1], (dy.sum(axis=0) if has_bias else None)
+    return out[0], out[1], db
