@@ -5,7 +5,8 @@ one run on the same machine, plus each framework's peak RSS (measured in a child
     python benchmarks/bench_train.py --batch-sizes 128 --rounds 5 --steps 20 --batchnorm
 
 Rounds alternate minicnn and PyTorch so drifting clocks or a noisy neighbour hit both alike; the
-table gives the median round. PyTorch is a benchmark-only peer (pip install torch==2.13.0).
+table gives the median round. Both run under the same malloc settings (``--malloc``): minicnn's
+(minicnn.allocator), which spare PyTorch its per-step page faults too, or glibc's defaults. PyTorch is a benchmark-only peer (pip install torch==2.13.0).
 """
 import argparse
 import json
@@ -127,7 +128,8 @@ def rss_of(framework, args, batch):
     """(peak RSS, RSS before building the model) in MiB of a child process that trains
     ``framework`` for ``args.steps`` steps at ``batch``."""
     cmd = [sys.executable, __file__, "--child", framework, "--batch-sizes", str(batch),
-           "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device]
+           "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device,
+           "--malloc", args.malloc]
     if args.batchnorm:
         cmd.append("--batchnorm")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -166,9 +168,16 @@ def main():
     p.add_argument("--device", default="cpu", help="PyTorch device (cpu, cuda)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-rss", action="store_true")
+    p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
+                   help="tuned: minicnn's glibc malloc settings (minicnn.allocator) for the whole "
+                        "process, so PyTorch runs with them too; default: glibc's defaults for both")
     p.add_argument("--child", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
     minicnn.set_backend(args.backend)
+    # Settle the allocator before either framework allocates: both run under the same settings.
+    if args.malloc == "default":
+        os.environ["MINICNN_MALLOC_TUNING"] = "0"
+    minicnn.allocator.tune_malloc()
     if args.child:
         return child(args)
     print(header(args))

@@ -15,6 +15,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from minicnn.allocator import tune_malloc
+
 _state = {"pool": None, "threads": None, "blas": None}
 _lock = threading.Lock()
 _local = threading.local()
@@ -73,7 +75,10 @@ def in_worker():
 def cpu_threads():
     """Run a whole training or inference step under this: BLAS one thread per call, our workers
     spreading the batch over the cores. Idle OpenBLAS threads spin for a while after each
-    multi-threaded call and would steal the cores the chunk workers need. Re-entrant."""
+    multi-threaded call and would steal the cores the chunk workers need. Re-entrant.
+
+    The first step also applies :func:`minicnn.allocator.tune_malloc` (once per process)."""
+    tune_malloc()
     controller = _blas_controller() if num_threads() > 1 and not getattr(_local, "limited", False) else False
     if not controller:
         yield
