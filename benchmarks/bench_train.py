@@ -6,7 +6,8 @@ one run on the same machine, plus each framework's peak RSS (measured in a child
 
 Rounds alternate minicnn and PyTorch so drifting clocks or a noisy neighbour hit both alike; the
 table gives the median round. Both run under the same malloc settings (``--malloc``): minicnn's
-(minicnn.allocator), which spare PyTorch its per-step page faults too, or glibc's defaults. PyTorch is a benchmark-only peer (pip install torch==2.13.0).
+(minicnn.allocator), which spare PyTorch its per-step page faults too, or glibc's defaults.
+PyTorch is a benchmark-only peer (pip install torch==2.13.0).
 """
 import argparse
 import json
