@@ -141,7 +141,8 @@ class Conv2D(ActivationMixin, Layer):
         fused = self.activation in ("relu", "linear")
         pool = None if fuse is None else (fuse.pool_size, fuse.strides)
         z, cache = conv2d_forward(x, self.params["kernel"], self.params.get("bias"), self.strides,
-                                  self.padding, relu=self.activation == "relu", ws=self._ws, pool=pool)
+                                  self.padding, relu=self.activation == "relu", ws=self._ws, pool=pool,
+                                  training=training)
         if training:
             self._cache = cache
         y = z if fused else self._activate(z, training)

@@ -33,7 +33,7 @@ class _Pooling2D(Layer):
     def forward(self, x, training=False):
         if self.data_format == "channels_first":
             x = to_channels_last(x)
-        y, cache = type(self)._forward(x, self.pool_size, self.strides, self.padding)
+        y, cache = type(self)._forward(x, self.pool_size, self.strides, self.padding, training=training)
         if training:
             self._cache = cache
         return to_channels_first(y) if self.data_format == "channels_first" else y

@@ -23,11 +23,13 @@ def _window(xp_, kh, kw, sh, sw, OH, OW):
     return xp_[:, kh:kh + sh * (OH - 1) + 1:sh, kw:kw + sw * (OW - 1) + 1:sw]
 
 
-def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
+def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid", training=True):
     """y[n, i, j, c] = max of x over window (i, j).
 
     Args:
         x: (N, H, W, C).
+        training: False for inference: no argmax is kept (on the CPU) and None is returned
+            for the cache.
     Returns:
         y (N, OH, OW, C) and a cache holding the argmax: the offset ``kh*PW + kw`` of each
         window's *first* maximum (int8/int32, (N, OH, OW, C)), and y.
@@ -38,16 +40,19 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     if is_cupy_array(x):
         from minicnn import cuda
         y, arg = cuda.maxpool_forward(x, PH, PW, sh, sw, pads[0][0], pads[1][0], OH, OW)
-        return y, (arg, x.shape, pool, strides, pads, y)
+        return y, ((arg, x.shape, pool, strides, pads, y) if training else None)
     xp = get_array_module(x)
     N, C = x.shape[0], x.shape[3]
     y = xp.empty((N, OH, OW, C), dtype=x.dtype)
-    arg = xp.empty((N, OH, OW, C), dtype=argmax_dtype(pool, xp))
+    arg = xp.empty((N, OH, OW, C), dtype=argmax_dtype(pool, xp)) if training else None
 
     def chunk(lo, hi, t):
-        maxpool_into(x[lo:hi], y[lo:hi], arg[lo:hi], pool, strides, pads)
+        if training:
+            maxpool_into(x[lo:hi], y[lo:hi], arg[lo:hi], pool, strides, pads)
+        else:
+            max_values_into(x[lo:hi], y[lo:hi], pool, strides, pads)
     run_chunks(chunk, N, split(N))
-    return y, (arg, x.shape, pool, strides, pads, y)
+    return y, ((arg, x.shape, pool, strides, pads, y) if training else None)
 
 
 def argmax_dtype(pool, xp):
@@ -78,6 +83,18 @@ def maxpool_into(x, y, arg, pool, strides, pads):
         xp.maximum(y, v, out=y)
         xp.multiply(better, k, out=offset)
         xp.maximum(arg, offset, out=arg)
+
+
+def max_values_into(x, y, pool, strides, pads):
+    """The maximum of each window of x (n, H, W, C) into y (n, OH, OW, C), without the argmax
+    (inference needs no gradient routing): one copy and a maximum per further window offset."""
+    xp = get_array_module(x)
+    (PH, PW), (sh, sw) = pool, strides
+    OH, OW = y.shape[1:3]
+    xpad = pad_nhwc(x, pads, value=-xp.inf)
+    xp.copyto(y, _window(xpad, 0, 0, sh, sw, OH, OW))
+    for k in range(1, PH * PW):
+        xp.maximum(y, _window(xpad, k // PW, k % PW, sh, sw, OH, OW), out=y)
 
 
 def _max4_into(p0, p1, p2, p3, y, arg):
@@ -150,11 +167,12 @@ def maxpool2d_backward(dy, cache, input_relu=False):
     return dxp[:, pt:pt + H, pl:pl + W]
 
 
-def avgpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
+def avgpool2d_forward(x, pool=(2, 2), strides=None, padding="valid", training=True):
     """y = mean of x over each window's non-padded elements.
 
     Args:
         x: (N, H, W, C).
+        training: False returns None for the cache (inference needs none).
     Returns:
         y (N, OH, OW, C) and a cache with the per-output element counts.
     """
@@ -164,7 +182,7 @@ def avgpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     if is_cupy_array(x):
         from minicnn import cuda
         y = cuda.avgpool_forward(x, PH, PW, sh, sw, pads[0][0], pads[1][0], OH, OW)
-        return y, (None, x.shape, pool, strides, pads)
+        return y, ((None, x.shape, pool, strides, pads) if training else None)
     xp = get_array_module(x)
     xpad = pad_nhwc(x, pads)
     y = xp.zeros((x.shape[0], OH, OW, x.shape[3]), dtype=x.dtype)
@@ -172,7 +190,7 @@ def avgpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
         y += _window(xpad, k // PW, k % PW, sh, sw, OH, OW)
     count = _counts(x.shape, pool, strides, pads, OH, OW, x.dtype, xp)
     y /= count
-    return y, (count, x.shape, pool, strides, pads)
+    return y, ((count, x.shape, pool, strides, pads) if training else None)
 
 
 def _counts(x_shape, pool, strides, pads, OH, OW, dtype, xp):

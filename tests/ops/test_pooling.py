@@ -16,13 +16,15 @@ def pool_configs(draw):
     return draw(st.integers(1, 2)), H, W, draw(st.integers(1, 3)), (PH, PW), (sh, sw), padding
 
 
-@given(pool_configs(), st.sampled_from(["max", "avg"]))
-def test_forward_matches_naive_loops(cfg, kind):
+@given(pool_configs(), st.sampled_from(["max", "avg"]), st.booleans())
+def test_forward_matches_naive_loops(cfg, kind, training):
+    # Inference (training=False) takes another path for max pooling: no argmax, no cache.
     N, H, W, C, pool, strides, padding = cfg
     x = np.random.default_rng(0).standard_normal((N, H, W, C))
     fwd = maxpool2d_forward if kind == "max" else avgpool2d_forward
-    y, _ = fwd(x, pool, strides, padding)
+    y, cache = fwd(x, pool, strides, padding, training=training)
     np.testing.assert_allclose(y, reference.pool2d(x, pool, strides, padding, kind), rtol=1e-12, atol=1e-12)
+    assert (cache is None) == (not training)
 
 
 @given(pool_configs(), st.booleans())
