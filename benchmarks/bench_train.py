@@ -12,6 +12,7 @@ PyTorch is a benchmark-only peer (pip install torch==2.13.0).
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -126,21 +127,22 @@ def _row(what, batch, rates):
 
 
 def rss_of(framework, args, batch):
-    """(peak RSS, RSS before building the model) in MiB of a child process that trains
-    ``framework`` for ``args.steps`` steps at ``batch``."""
+    """Peak RSS, RSS before building the model (MiB) and page faults per step of a child process
+    that trains ``framework`` for ``args.steps`` steps at ``batch`` after a warm-up."""
     cmd = [sys.executable, __file__, "--child", framework, "--batch-sizes", str(batch),
            "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device,
            "--malloc", args.malloc]
     if args.batchnorm:
         cmd.append("--batchnorm")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    return result["peak_rss_mib"], result["before_mib"]
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def child(args):
-    """Train one framework in this process; print its peak RSS. Random data of the real shape keep
-    data loading out of the peak: what is measured is the framework and its training step."""
+    """Train one framework in this process; print its peak RSS and the page faults per step after
+    warm-up (each a kernel entry and a zeroed page: memory handed back and taken again every
+    step). Random data of the real shape keep data loading out of the peak: what is measured is
+    the framework and its training step."""
     batch = args.batch_sizes[0]
     rng = np.random.default_rng(0)
     x = rng.random((batch * 4, 28, 28, 1), dtype=np.float32)
@@ -151,8 +153,11 @@ def child(args):
         torch.set_num_threads(args.threads)
     before = peak_rss_mib()
     train, _ = make(args, batch, x, y)
-    train(args.steps, 0)
-    print(json.dumps({"peak_rss_mib": peak_rss_mib(), "before_mib": before}))
+    train(args.warmup, 0)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    train(args.steps, args.warmup)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / args.steps
+    print(json.dumps({"peak_rss_mib": peak_rss_mib(), "before_mib": before, "faults_per_step": faults}))
 
 
 def main():
@@ -198,11 +203,13 @@ def main():
             print(f"| {what} | {batch} | {ours:.0f} | - | - | - | {gflops} |")
     if not args.no_rss:
         batch = 128 if 128 in args.batch_sizes else args.batch_sizes[0]
-        print(f"\npeak RSS training at batch {batch} ({args.steps} steps, random data, own process each):")
+        print(f"\npeak RSS training at batch {batch} ({args.warmup} + {args.steps} steps, random data, "
+              "own process each):")
         for name in ["minicnn"] + ([] if args.no_torch else ["torch"]):
             try:
-                peak, before = rss_of(name, args, batch)
-                print(f"  {name:8s} peak {peak:.0f} MiB (after imports, before the model: {before:.0f} MiB)")
+                r = rss_of(name, args, batch)
+                print(f"  {name:8s} peak {r['peak_rss_mib']:.0f} MiB (after imports, before the model: "
+                      f"{r['before_mib']:.0f} MiB); {r['faults_per_step']:.0f} page faults per step")
             except subprocess.CalledProcessError as e:
                 print(f"  {name:8s} failed: {e.stderr.strip().splitlines()[-1]}")
 

@@ -5,15 +5,16 @@ A training step allocates and frees the same 1-50 MB arrays every step (layer ou
 dropout masks). glibc serves requests above its mmap threshold (128 KiB at start, raised
 automatically only up to 32 MiB) with fresh pages from the kernel and unmaps them at free, and
 it returns free memory at the top of the heap to the kernel beyond 128 KiB. So every step pays
-page faults, each a kernel entry and a zeroed page: 3,500 per step at batch 128 for the tutorial
+page faults, each a kernel entry and a zeroed page: 3,463 per step at batch 128 for the tutorial
 CNN on the 2-core VMs we measure on, about 10% of the step (PyTorch's default CPU allocator has
 the same problem; its tuning guide recommends swapping the allocator).
 
 :func:`tune_malloc` raises both thresholds through ``mallopt``, as the environment variables
 ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` would. It affects the whole process:
-peak memory stays the same, but memory freed after training stays with the process for reuse
-instead of going back to the system. It runs once, the first time a model computes on the CPU,
-and does nothing when:
+memory freed after training stays with the process for reuse instead of going back to the
+system, and the heap's fragmentation can raise the peak a little (tutorial CNN: 101 instead of
+95 MiB at batch 128, 219 instead of 186 MiB at batch 512). It runs once, the first time a model
+computes on the CPU, and does nothing when:
 
 - ``MINICNN_MALLOC_TUNING=0`` is set (keep glibc's defaults),
 - either glibc variable above is set (the user's own choice wins),
