@@ -49,8 +49,8 @@ def test_training_steps_stop_taking_page_faults_once_tuned():
     tuned, untuned = run_child(), run_child(MINICNN_MALLOC_TUNING="0")
     assert tuned["tuned"] and not untuned["tuned"]
     # glibc's defaults map and unmap the step's largest arrays (44 MB at batch 512, above glibc's
-    # automatic mmap threshold) every step: about 2,600 faults per step on the machine this was written
-    # on; tuned, 0 in most steps (a step that grows the heap takes a few hundred).
+    # automatic mmap threshold) every step: about 2,600 faults per step on the machine this was
+    # written on; tuned, 0 in most steps (a step that grows the heap takes a few hundred).
     assert untuned["faults_per_step"] > 1000, untuned
     assert tuned["faults_per_step"] < untuned["faults_per_step"] / 5, (tuned, untuned)
 
