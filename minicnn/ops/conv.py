@@ -184,10 +184,8 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
         if b is not None and not fold_bias:
             yc += b
         if pool is not None:
-            if training:
-                pooling.maxpool_into(out, y[lo:hi], arg[lo:hi], pool_size, pool_strides, ((0, 0), (0, 0)))
-            else:
-                pooling.max_values_into(out, y[lo:hi], pool_size, pool_strides, ((0, 0), (0, 0)))
+            pooling.maxpool_into(out, y[lo:hi], None if arg is None else arg[lo:hi], pool_size, pool_strides,
+                                 ((0, 0), (0, 0)))
             yc = y[lo:hi]
         if relu:
             xp.maximum(yc, 0, out=yc)

@@ -47,10 +47,7 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid", training=Tr
     arg = xp.empty((N, OH, OW, C), dtype=argmax_dtype(pool, xp)) if training else None
 
     def chunk(lo, hi, t):
-        if training:
-            maxpool_into(x[lo:hi], y[lo:hi], arg[lo:hi], pool, strides, pads)
-        else:
-            max_values_into(x[lo:hi], y[lo:hi], pool, strides, pads)
+        maxpool_into(x[lo:hi], y[lo:hi], None if arg is None else arg[lo:hi], pool, strides, pads)
     run_chunks(chunk, N, split(N))
     return y, ((arg, x.shape, pool, strides, pads, y) if training else None)
 
@@ -61,11 +58,20 @@ def argmax_dtype(pool, xp):
 
 
 def maxpool_into(x, y, arg, pool, strides, pads):
-    """The CPU work of max pooling one chunk: x (n, H, W, C) into y and arg (n, OH, OW, C)."""
+    """The CPU work of max pooling one chunk: x (n, H, W, C) into y and arg (n, OH, OW, C).
+
+    ``arg=None`` (inference: no gradient to route) keeps no argmax: one copy and a maximum per
+    further window offset.
+    """
     xp = get_array_module(x)
     (PH, PW), (sh, sw) = pool, strides
     OH, OW = y.shape[1:3]
     xpad = pad_nhwc(x, pads, value=-xp.inf)
+    if arg is None:
+        xp.copyto(y, _window(xpad, 0, 0, sh, sw, OH, OW))
+        for k in range(1, PH * PW):
+            xp.maximum(y, _window(xpad, k // PW, k % PW, sh, sw, OH, OW), out=y)
+        return
     if (PH, PW) == (2, 2) and arg.dtype == xp.int8:
         _max4_into(*(_window(xpad, k // 2, k % 2, sh, sw, OH, OW) for k in range(4)), y, arg)
         return
@@ -83,18 +89,6 @@ def maxpool_into(x, y, arg, pool, strides, pads):
         xp.maximum(y, v, out=y)
         xp.multiply(better, k, out=offset)
         xp.maximum(arg, offset, out=arg)
-
-
-def max_values_into(x, y, pool, strides, pads):
-    """The maximum of each window of x (n, H, W, C) into y (n, OH, OW, C), without the argmax
-    (inference needs no gradient routing): one copy and a maximum per further window offset."""
-    xp = get_array_module(x)
-    (PH, PW), (sh, sw) = pool, strides
-    OH, OW = y.shape[1:3]
-    xpad = pad_nhwc(x, pads, value=-xp.inf)
-    xp.copyto(y, _window(xpad, 0, 0, sh, sw, OH, OW))
-    for k in range(1, PH * PW):
-        xp.maximum(y, _window(xpad, k // PW, k % PW, sh, sw, OH, OW), out=y)
 
 
 def _max4_into(p0, p1, p2, p3, y, arg):
