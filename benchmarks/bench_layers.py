@@ -19,7 +19,7 @@ from common import fashion_batches, header, minicnn_model
 import minicnn
 from minicnn.layers import Conv2D
 from minicnn.ops.conv import chunk_size, conv_output_length
-from minicnn.parallel import cpu_threads, run_chunks
+from minicnn.cpu.threads import cpu_threads, run_chunks
 
 
 def median_ms(fn, repeat):
@@ -96,7 +96,7 @@ def main():
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--batchnorm", action="store_true")
     args = p.parse_args()
-    minicnn.allocator.tune_malloc()  # as a model's first step would; the header reports it
+    minicnn.cpu.allocator.tune_malloc()  # as a model's first step would; the header reports it
     print(header(args))
     x, y, source = fashion_batches(args.batch)
     print(f"data: {source}\n")

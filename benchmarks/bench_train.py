@@ -6,7 +6,7 @@ one run on the same machine, plus each framework's peak RSS (measured in a child
 
 Rounds alternate minicnn and PyTorch so drifting clocks or a noisy neighbour hit both alike; the
 table gives the median round. Both run under the same malloc settings (``--malloc``): minicnn's
-(minicnn.allocator), which spare PyTorch its per-step page faults too, or glibc's defaults.
+(minicnn.cpu.allocator), which spare PyTorch its per-step page faults too, or glibc's defaults.
 PyTorch is a benchmark-only peer (pip install torch==2.13.0).
 """
 import argparse
@@ -175,7 +175,7 @@ def main():
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-rss", action="store_true")
     p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
-                   help="tuned: minicnn's glibc malloc settings (minicnn.allocator) for the whole "
+                   help="tuned: minicnn's glibc malloc settings (minicnn.cpu.allocator) for the whole "
                         "process, so PyTorch runs with them too; default: glibc's defaults for both")
     p.add_argument("--child", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -183,7 +183,7 @@ def main():
     # Settle the allocator before either framework allocates: both run under the same settings.
     if args.malloc == "default":
         os.environ["MINICNN_MALLOC_TUNING"] = "0"
-    minicnn.allocator.tune_malloc()
+    minicnn.cpu.allocator.tune_malloc()
     if args.child:
         return child(args)
     print(header(args))

@@ -48,8 +48,8 @@ def header(args):
     except ImportError:
         lines.append("torch: not installed (pip install torch==2.13.0 for the side-by-side numbers)")
     lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(vars(args).items())))
-    lines.append("glibc malloc thresholds raised for the whole process (minicnn.allocator): "
-                 + ("yes" if minicnn.allocator.is_tuned() else "no"))
+    lines.append("glibc malloc thresholds raised for the whole process (minicnn.cpu.allocator): "
+                 + ("yes" if minicnn.cpu.allocator.is_tuned() else "no"))
     env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
                                       "MINICNN_MALLOC_TUNING", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
            if k in os.environ}

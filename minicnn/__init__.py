@@ -7,14 +7,14 @@
     model.compile(optimizer="adadelta", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, batch_size=128, epochs=12, validation_split=0.1)
 
-Reading order: minicnn/ops/conv.py, minicnn/layers/convolutional.py, minicnn/models.py.
+Reading order: see "Read the code" in the README (minicnn/ops/conv.py first).
 """
-from minicnn.backend import get_backend, set_backend
+from minicnn.backend import fast_path, get_backend, set_backend, set_fast_path
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Convolution2D, Dense,
                             Dropout, Flatten, Input, MaxPooling2D)
 from minicnn.models import Sequential, load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "load_model", "set_backend", "get_backend", "Conv2D", "Convolution2D", "MaxPooling2D",
+__all__ = ["Sequential", "load_model", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
            "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input"]

@@ -133,10 +133,31 @@ def floatx():
     return "float32"
 
 
+def fast_path():
+    """Whether CPU work runs the tuned path (:mod:`minicnn.cpu`) rather than the plain ops."""
+    return _state["fast_path"]
+
+
+def set_fast_path(enabled):
+    """Run the CPU's tuned path (True, the default) or the plain ops of :mod:`minicnn.ops` (False).
+
+    Both compute the same results to float32 rounding; the plain path is the one to read and to
+    debug against. ``MINICNN_FAST_PATH=0`` in the environment sets False at import. The GPU
+    always runs the plain ops (with minicnn's CUDA kernels inside them).
+    """
+    if not isinstance(enabled, (bool, int)) or enabled not in (0, 1):
+        raise TypeError(f"set_fast_path expects True or False, got {enabled!r}.")
+    _state["fast_path"] = bool(enabled)
+
+
 def _init_from_env():
     name = os.environ.get("MINICNN_BACKEND")
     if name:
         set_backend(name)
+    flag = os.environ.get("MINICNN_FAST_PATH", "1").strip().lower()
+    if flag not in ("0", "1", "false", "true", "no", "yes", "off", "on", ""):
+        raise ValueError(f"MINICNN_FAST_PATH must be 0 or 1, got {flag!r}.")
+    _state["fast_path"] = flag not in ("0", "false", "no", "off")
 
 
 _init_from_env()

@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from minicnn import backend
+from minicnn import backend, layers, optimizers
 
 FORMAT_VERSION = 1
 
@@ -136,7 +136,6 @@ def _read(filepath):
 
 
 def _layer_from_config(entry):
-    from minicnn import layers
     cls = getattr(layers, entry["class_name"], None)
     if not (isinstance(cls, type) and issubclass(cls, layers.Layer)):
         raise ValueError(f"Unknown layer class {entry['class_name']!r} in the model file.")
@@ -170,18 +169,17 @@ def _set_layer_weights(model, arrays, filepath):
         layer.set_weights(layer_weights)
 
 
-def load_model(filepath, compile=True):
-    """Rebuild a Sequential model from a file written by :func:`save_model`.
+def load_model(filepath, model_class, compile=True):
+    """Rebuild a model of ``model_class`` (Sequential) from a file written by :func:`save_model`.
 
     Raises:
         FileNotFoundError: when the file is missing.
         ValueError: for a truncated, corrupt, foreign or other-version file.
     """
-    from minicnn.models import Sequential
     config, arrays = _read(filepath)
     mconf = config.get("model") or {}
     try:
-        model = Sequential([_layer_from_config(e) for e in mconf["layers"]], name=mconf.get("name"))
+        model = model_class([_layer_from_config(e) for e in mconf["layers"]], name=mconf.get("name"))
         if mconf.get("input_shape"):
             model.build(mconf["input_shape"])
     except (KeyError, TypeError, ValueError) as e:
@@ -189,7 +187,6 @@ def load_model(filepath, compile=True):
     _set_layer_weights(model, arrays, filepath)
     cconf = config.get("compile")
     if compile and cconf:
-        from minicnn import optimizers
         try:
             opt = optimizers.get({"class_name": cconf["optimizer"]["class_name"],
                                   "config": cconf["optimizer"]["config"]})

@@ -174,8 +174,8 @@ def test_flatten_follows_the_global_data_format():
     backend.set_image_data_format("channels_last")
     assert flatten.data_format == "channels_first"
     x = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)
-    np.testing.assert_array_equal(flatten.forward(x), x.transpose(0, 2, 3, 1).reshape(2, -1))
-    assert Flatten(data_format="channels_last").forward(x)[0].tolist() == list(range(12))
+    np.testing.assert_array_equal(flatten(x), x.transpose(0, 2, 3, 1).reshape(2, -1))
+    assert Flatten(data_format="channels_last")(x)[0].tolist() == list(range(12))
 
 
 def test_init_normal_is_keras_random_normal():

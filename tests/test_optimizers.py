@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from minicnn import backend, optimizers
-from minicnn.optimizers import CHUNK, SGD, Adadelta, Adam, RMSprop
+from minicnn.cpu.optimizer import CHUNK
+from minicnn.optimizers import SGD, Adadelta, Adam, RMSprop
 
 
 def _cupy_or_skip():

@@ -68,8 +68,10 @@ class Layer:
     (default float32), ``input_shape`` (per-sample shape, batch excluded), ``input_dim``
     (shorthand for ``input_shape=(input_dim,)``), ``batch_input_shape``.
 
-    Subclasses set ``self.params`` (name -> array, in Keras's weights order) in ``build`` and
-    list the trainable ones in ``self.trainable_names``; ``backward`` fills ``self.grads``.
+    Subclasses set ``self.params`` (name -> array, in Keras's weights order) in ``build``, list
+    the trainable ones in ``self.trainable_names``, and define ``forward`` and ``backward``.
+    Neither keeps anything of the call on the layer: what the forward leaves for the backward
+    is returned (the cache) and handed back, so one layer can serve many threads at once.
     """
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
@@ -99,17 +101,8 @@ class Layer:
         self.input_shape = None
         self.output_shape = None
         self.params = {}
-        self.grads = {}
         self.trainable_names = ()
         self.built = False
-        # False for a model's first layer: nobody consumes the gradient of the input data.
-        self.needs_input_grad = True
-        # Set by the model: the previous layer ends in a ReLU, and this layer's backward applies
-        # that ReLU's derivative to its input gradient (only where absorbs_input_relu).
-        self.input_relu = False
-        # Set by the model: this layer's work was done by the previous layer's forward (see
-        # fuses_with); its forward and backward are then skipped.
-        self.fused_into_previous = False
 
     # -- shapes -------------------------------------------------------------------------------
 
@@ -134,21 +127,20 @@ class Layer:
 
     # -- computation --------------------------------------------------------------------------
 
-    # True for layers whose backward can return the gradient of the ReLU before them, cheaper than
-    # that ReLU would: a convolution masks each chunk of dx while it is in cache, max pooling masks
-    # its pooled gradient (a quarter of the size). The model then passes the ReLU's owner
-    # pre_activation_grad=True. See Sequential._plan.
-    absorbs_input_relu = False
-
-    def fuses_with(self, nxt):
-        """Whether ``forward(x, training, fuse=nxt)`` can also do the next layer's work."""
-        return False
-
     def forward(self, x, training=False):
+        """The layer's output for a batch x, and the cache its backward needs: ``(y, cache)``."""
         raise NotImplementedError(f"{type(self).__name__} must define forward")
 
-    def backward(self, dy):
+    def backward(self, dy, cache):
+        """The gradients given dy (the output's) and the forward's cache: ``(dx, grads)``, with
+        ``grads`` a dict from parameter name to gradient (empty for a layer without weights)."""
         raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    def __call__(self, x, training=False):
+        """The output for a batch x (Keras's ``layer(x)``)."""
+        if not self.built:
+            self.build(tuple(x.shape[1:]))
+        return self.forward(x, training=training)[0]
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -166,10 +158,9 @@ class Layer:
         names = self.trainable_names if self.trainable else ()
         return [a for n, a in self.params.items() if n not in names]
 
-    @property
-    def gradients(self):
-        """Gradients aligned with :attr:`trainable_weights` (after a backward pass)."""
-        return [self.grads[n] for n in self.trainable_names] if self.trainable else []
+    def trainable_gradients(self, grads):
+        """The entries of a backward's ``grads`` aligned with :attr:`trainable_weights`."""
+        return [grads[n] for n in self.trainable_names] if self.trainable else []
 
     def count_params(self):
         return int(sum(a.size for a in self.params.values()))
@@ -204,14 +195,9 @@ class Layer:
             param[...] = backend.get_array_module(param).asarray(backend.to_numpy(w), dtype=self.dtype)
 
     def to_backend(self):
-        """Move parameters (and drop cached activations) to the current backend."""
+        """Move the parameters to the current backend."""
         for name, a in self.params.items():
             self.params[name] = backend.to_device(backend.to_numpy(a))
-        self.grads = {}
-        self.release()
-
-    def release(self):
-        """Drop whatever forward cached for backward."""
 
     # -- configuration ------------------------------------------------------------------------
 

@@ -1,62 +1,18 @@
 """Conv2D (alias Convolution2D): a thin layer over :mod:`minicnn.ops.conv`.
 
 Internally every image is channels-last (NHWC); a ``channels_first`` layer transposes its
-input and output at its edges, so its weights keep Keras's layout either way.
+input and output at its edges, so its weights keep Keras's layout either way. Keras 1 tutorials
+import the pooling layers from this module, so they are importable from here too.
 """
 import numbers
 
 from minicnn import initializers
-from minicnn.backend import is_cupy_array
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format, normalize_tuple
 from minicnn.layers.core import ActivationMixin
-from minicnn.ops.workspace import Workspace
-from minicnn.ops.conv import PADDINGS, conv2d_backward, conv2d_forward, conv_output_length
-
-
-def to_channels_last(x):
-    """(N, C, H, W) -> (N, H, W, C) view."""
-    return x.transpose(0, 2, 3, 1)
-
-
-def to_channels_first(x):
-    """(N, H, W, C) -> (N, C, H, W) view."""
-    return x.transpose(0, 3, 1, 2)
-
-
-def image_shape(layer, input_shape):
-    """(H, W, C) of a per-sample image input shape, checking it is 3-D."""
-    if len(input_shape) != 3:
-        hint = " Reshape flat inputs to images, e.g. x.reshape(-1, 28, 28, 1)." if len(input_shape) == 1 else ""
-        raise ValueError(
-            f"{layer.name}: {type(layer).__name__} expects images of per-sample shape "
-            f"{'(channels, rows, cols)' if layer.data_format == 'channels_first' else '(rows, cols, channels)'}"
-            f", got {tuple(input_shape)}.{hint}")
-    if layer.data_format == "channels_first":
-        C, H, W = input_shape
-    else:
-        H, W, C = input_shape
-    return H, W, C
-
-
-def spatial_output_shape(layer, input_shape, window, strides, padding, channels_out, what):
-    """Output shape of a windowed layer, in the layer's data format; checks the window fits."""
-    H, W, C = image_shape(layer, input_shape)
-    if padding == "valid" and (window[0] > H or window[1] > W):
-        raise ValueError(
-            f"{layer.name}: the {what} {window} is larger than its input of spatial size "
-            f"{(H, W)} (per-sample input shape {tuple(input_shape)}). Use a smaller {what}, "
-            "padding='same', or fewer pooling/strided layers before it.")
-    OH = conv_output_length(H, window[0], strides[0], padding)
-    OW = conv_output_length(W, window[1], strides[1], padding)
-    F = C if channels_out is None else channels_out
-    return (F, OH, OW) if layer.data_format == "channels_first" else (OH, OW, F)
-
-
-def normalize_padding(padding, layer):
-    padding = padding.lower() if isinstance(padding, str) else padding
-    if padding not in PADDINGS:
-        raise ValueError(f"{layer}: padding must be 'valid' or 'same', got {padding!r}.")
-    return padding
+from minicnn.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D  # noqa: F401
+from minicnn.layers.spatial import (image_shape, normalize_padding, spatial_output_shape, to_channels_first,
+                                    to_channels_last)
+from minicnn.ops.conv import conv2d_backward, conv2d_forward
 
 
 class Conv2D(ActivationMixin, Layer):
@@ -111,10 +67,6 @@ class Conv2D(ActivationMixin, Layer):
         self.kernel_initializer = initializers.get(init or kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.trainable_names = ("kernel", "bias") if self.use_bias else ("kernel",)
-        self._cache = None
-        self._ws = Workspace()
-
-    absorbs_input_relu = True
 
     def compute_output_shape(self, input_shape):
         return spatial_output_shape(self, input_shape, self.kernel_size, self.strides, self.padding,
@@ -126,44 +78,17 @@ class Conv2D(ActivationMixin, Layer):
         if self.use_bias:
             self.params["bias"] = self._new_param(self.bias_initializer, (self.filters,))
 
-    def fuses_with(self, nxt):
-        # A "valid" max pool right after a channels-last CPU convolution with ReLU or no activation
-        # runs inside the convolution's chunk loop (conv2d_forward's ``pool``): the full-size
-        # output is never written out and read back, which saves most of the pool's time.
-        return (getattr(nxt, "fusable_max_pool", False) and nxt.padding == "valid"
-                and self.data_format == nxt.data_format == "channels_last"
-                and self.activation in ("relu", "linear") and not is_cupy_array(self.params["kernel"]))
+    def linear_forward(self, x):
+        channels_first = self.data_format == "channels_first"
+        z, cache = conv2d_forward(to_channels_last(x) if channels_first else x, self.params["kernel"],
+                                  self.params.get("bias"), self.strides, self.padding)
+        return (to_channels_first(z) if channels_first else z), cache
 
-    def forward(self, x, training=False, fuse=None):
-        if self.data_format == "channels_first":
-            x = to_channels_last(x)
-        # ReLU is fused into the convolution's chunk loop; other activations follow it.
-        fused = self.activation in ("relu", "linear")
-        pool = None if fuse is None else (fuse.pool_size, fuse.strides)
-        z, cache = conv2d_forward(x, self.params["kernel"], self.params.get("bias"), self.strides,
-                                  self.padding, relu=self.activation == "relu", ws=self._ws, pool=pool,
-                                  training=training)
-        if training:
-            self._cache = cache
-        y = z if fused else self._activate(z, training)
-        return to_channels_first(y) if self.data_format == "channels_first" else y
-
-    def backward(self, dy, pre_activation_grad=False):
-        if self.data_format == "channels_first":
-            dy = to_channels_last(dy)
-        fused = self.activation in ("relu", "linear")
-        dz = dy if fused else self._deactivate(dy, pre_activation_grad)
-        cache, self._cache = self._cache, None
-        dx, dW, db = conv2d_backward(dz, cache, need_dx=self.needs_input_grad, ws=self._ws,
-                                     relu_applied=pre_activation_grad, input_relu=self.input_relu)
-        self.grads["kernel"] = dW
-        if self.use_bias:
-            self.grads["bias"] = db
-        return to_channels_first(dx) if self.data_format == "channels_first" and dx is not None else dx
-
-    def release(self):
-        self._cache = self._y = None
-        self._ws.clear()
+    def linear_backward(self, dz, cache):
+        channels_first = self.data_format == "channels_first"
+        dx, dW, db = conv2d_backward(to_channels_last(dz) if channels_first else dz, cache)
+        grads = {"kernel": dW, "bias": db} if self.use_bias else {"kernel": dW}
+        return (to_channels_first(dx) if channels_first else dx), grads
 
     def get_config(self):
         config = super().get_config()
@@ -176,14 +101,3 @@ class Conv2D(ActivationMixin, Layer):
 
 
 Convolution2D = Conv2D
-
-_POOLING_NAMES = ("MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D")
-
-
-def __getattr__(name):
-    # Keras 1 tutorials import the pooling layers from here; pooling.py imports this module, so
-    # they are fetched lazily rather than imported at the top (an import cycle).
-    if name in _POOLING_NAMES:
-        from minicnn.layers import pooling
-        return getattr(pooling, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,39 +10,27 @@ from minicnn.ops.dropout import dropout_backward, dropout_forward
 
 
 class ActivationMixin:
-    """An optional activation applied after a layer's linear part, with its backward.
+    """A layer whose output is ``activation(linear(x))``: it defines ``linear_forward`` and
+    ``linear_backward``, and this mixin wraps the activation around them.
 
-    ``backward(dy, pre_activation_grad=True)`` means dy is already the gradient of the
-    activation's *input*: the model uses it for the fused softmax + crossentropy gradient.
+    The two halves stay callable apart: a step of the plan whose next step already gives the
+    gradient at the activation's input (softmax with crossentropy) calls ``linear_backward``.
     """
 
     def _set_activation(self, activation):
         activations.get(activation)  # validates the name
         self.activation = activation or "linear"
         self._act_forward, self._act_backward = activations.get(self.activation)
-        self._y = None
 
-    def _activate(self, z, training):
-        if self.activation == "linear":
-            return z
-        if self.activation == "relu":
-            y = activations.relu_forward(z, out=z)  # z is this layer's own fresh output
-        else:
-            y = self._act_forward(z)
-        if training:
-            self._y = y
-        return y
+    def forward(self, x, training=False):
+        z, cache = self.linear_forward(x)
+        # z is this layer's own fresh output: ReLU may overwrite it.
+        y = activations.relu_forward(z, out=z) if self.activation == "relu" else self._act_forward(z)
+        return y, (cache, y)
 
-    def _deactivate(self, dy, pre_activation_grad):
-        y, self._y = self._y, None
-        if pre_activation_grad or self.activation == "linear":
-            return dy
-        return self._act_backward(dy, y)
-
-    @property
-    def ends_in_relu(self):
-        """Whether this layer's output is a ReLU's (its backward then honours pre_activation_grad)."""
-        return self.activation == "relu"
+    def backward(self, dy, cache):
+        inner, y = cache
+        return self.linear_backward(self._act_backward(dy, y), inner)
 
 
 class InputLayer(Layer):
@@ -54,10 +42,10 @@ class InputLayer(Layer):
             raise ValueError(f"{self.name}: InputLayer needs shape=, e.g. Input(shape=(28, 28, 1)).")
 
     def forward(self, x, training=False):
-        return x
+        return x, None
 
-    def backward(self, dy, pre_activation_grad=False):
-        return dy
+    def backward(self, dy, cache):
+        return dy, {}
 
     def count_params(self):
         return 0
@@ -103,23 +91,12 @@ class Dense(ActivationMixin, Layer):
         if self.use_bias:
             self.params["bias"] = self._new_param(self.bias_initializer, (self.units,))
 
-    def forward(self, x, training=False):
-        z = dense_forward(x, self.params["kernel"], self.params.get("bias"))
-        if training:
-            self._x = x
-        return self._activate(z, training)
+    def linear_forward(self, x):
+        return dense_forward(x, self.params["kernel"], self.params.get("bias"))
 
-    def backward(self, dy, pre_activation_grad=False):
-        dz = self._deactivate(dy, pre_activation_grad)
-        x, self._x = self._x, None
-        dx, dW, db = dense_backward(dz, x, self.params["kernel"], self.use_bias, self.needs_input_grad)
-        self.grads["kernel"] = dW
-        if self.use_bias:
-            self.grads["bias"] = db
-        return dx
-
-    def release(self):
-        self._x = self._y = None
+    def linear_backward(self, dz, cache):
+        dx, dW, db = dense_backward(dz, cache)
+        return dx, ({"kernel": dW, "bias": db} if self.use_bias else {"kernel": dW})
 
     def get_config(self):
         config = super().get_config()
@@ -145,17 +122,16 @@ class Flatten(Layer):
         return (math.prod(input_shape),)
 
     def forward(self, x, training=False):
-        self._in_shape = x.shape
+        shape = x.shape
         if self.data_format == "channels_first" and x.ndim > 2:
             x = x.transpose(0, *range(2, x.ndim), 1)
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], -1), shape
 
-    def backward(self, dy, pre_activation_grad=False):
-        shape = self._in_shape
+    def backward(self, dy, shape):
         if self.data_format == "channels_first" and len(shape) > 2:
             moved = (shape[0], *shape[2:], shape[1])
-            return dy.reshape(moved).transpose(0, len(shape) - 1, *range(1, len(shape) - 1))
-        return dy.reshape(shape)
+            return dy.reshape(moved).transpose(0, len(shape) - 1, *range(1, len(shape) - 1)), {}
+        return dy.reshape(shape), {}
 
     def get_config(self):
         config = super().get_config()
@@ -170,16 +146,12 @@ class Activation(ActivationMixin, Layer):
         super().__init__(**kwargs)
         self._set_activation(activation)
 
-    def forward(self, x, training=False):
-        # relu works in place on its input; never overwrite the previous layer's output.
-        z = x.copy() if self.activation == "relu" else x
-        return self._activate(z, training)
+    def linear_forward(self, x):
+        # ReLU works in place on the linear part's output; never overwrite the previous layer's.
+        return (x.copy() if self.activation == "relu" else x), None
 
-    def backward(self, dy, pre_activation_grad=False):
-        return self._deactivate(dy, pre_activation_grad)
-
-    def release(self):
-        self._y = None
+    def linear_backward(self, dz, cache):
+        return dz, {}
 
     def get_config(self):
         config = super().get_config()
@@ -205,21 +177,15 @@ class Dropout(Layer):
         if noise_shape is not None:
             raise ValueError(f"{self.name}: noise_shape is not supported; leave it None.")
         self.rate = float(rate)
-        self._mask = None
 
     def forward(self, x, training=False):
+        """``(y, mask)``; the identity and no mask at inference or with rate 0."""
         if not training or self.rate == 0:
-            self._mask = None
-            return x
-        y, self._mask = dropout_forward(x, self.rate)
-        return y
+            return x, None
+        return dropout_forward(x, self.rate)
 
-    def backward(self, dy, pre_activation_grad=False):
-        mask, self._mask = self._mask, None
-        return dy if mask is None else dropout_backward(dy, mask)
-
-    def release(self):
-        self._mask = None
+    def backward(self, dy, mask):
+        return (dy if mask is None else dropout_backward(dy, mask)), {}
 
     def get_config(self):
         config = super().get_config()

@@ -5,7 +5,6 @@ from minicnn import initializers
 from minicnn.backend import get_array_module
 from minicnn.layers.base import Layer
 from minicnn.ops.normalization import batchnorm_backward, batchnorm_forward, batchnorm_inference
-from minicnn.ops.workspace import Workspace
 
 
 class BatchNormalization(Layer):
@@ -50,8 +49,6 @@ class BatchNormalization(Layer):
                              "moving_mean": initializers.get(moving_mean_initializer),
                              "moving_variance": initializers.get(moving_variance_initializer)}
         self.trainable_names = tuple(n for n, on in (("gamma", scale), ("beta", center)) if on)
-        self._cache = None
-        self._ws = Workspace()
 
     def _feature_axis(self, ndim):
         """The feature axis of a batch array with ``ndim`` axes (batch axis 0)."""
@@ -79,40 +76,45 @@ class BatchNormalization(Layer):
         beta = self.params["beta"] if self.center else xp.zeros(C, dtype=self.dtype)
         return gamma, beta
 
+    def to_last_axis(self, a):
+        """a with the feature axis moved last (a view), and the axis it came from."""
+        axis = self._feature_axis(a.ndim)
+        return (a if axis == a.ndim - 1 else get_array_module(a).moveaxis(a, axis, -1)), axis
+
+    def from_last_axis(self, a, axis):
+        return a if axis == a.ndim - 1 else get_array_module(a).moveaxis(a, -1, axis)
+
+    def update_moving_statistics(self, mean, var):
+        """moving = moving * momentum + batch * (1 - momentum), in place."""
+        m = self.momentum
+        for name, batch_stat in (("moving_mean", mean), ("moving_variance", var)):
+            moving = self.params[name]
+            moving *= m
+            moving += (1 - m) * batch_stat
+
     def forward(self, x, training=False):
-        xp = get_array_module(x)
-        axis = self._feature_axis(x.ndim)
-        if axis != x.ndim - 1:
-            x = xp.moveaxis(x, axis, -1)
-        gamma, beta = self._gamma_beta(xp)
+        """Batch statistics when training (and trainable, as in Keras), else the moving ones.
+        The cache is the batch-statistics backward's, or None for the inference transform."""
+        x, axis = self.to_last_axis(x)
+        gamma, beta = self._gamma_beta(get_array_module(x))
         if training and self.trainable:
-            y, mean, var, self._cache = batchnorm_forward(x, gamma, beta, self.epsilon, self._ws)
-            m = self.momentum
-            for name, batch_stat in (("moving_mean", mean), ("moving_variance", var)):
-                moving = self.params[name]
-                moving *= m
-                moving += (1 - m) * batch_stat
+            y, mean, var, cache = batchnorm_forward(x, gamma, beta, self.epsilon)
+            self.update_moving_statistics(mean, var)
         else:
-            y = batchnorm_inference(x, gamma, beta, self.params["moving_mean"],
-                                    self.params["moving_variance"], self.epsilon)
-        return xp.moveaxis(y, -1, axis) if axis != x.ndim - 1 else y
+            y, cache = batchnorm_inference(x, gamma, beta, self.params["moving_mean"],
+                                           self.params["moving_variance"], self.epsilon), None
+        return self.from_last_axis(y, axis), cache
 
-    def backward(self, dy, pre_activation_grad=False):
-        xp = get_array_module(dy)
-        axis = self._feature_axis(dy.ndim)
-        if axis != dy.ndim - 1:
-            dy = xp.moveaxis(dy, axis, -1)
-        cache, self._cache = self._cache, None
+    def backward(self, dy, cache):
+        dy, axis = self.to_last_axis(dy)
+        if cache is None:  # the inference transform is y = x * scale + shift
+            xp = get_array_module(dy)
+            gamma, _ = self._gamma_beta(xp)
+            dx = dy * (gamma / xp.sqrt(self.params["moving_variance"] + self.epsilon))
+            return self.from_last_axis(dx, axis), {}
         dx, dgamma, dbeta = batchnorm_backward(dy, cache)
-        if self.scale:
-            self.grads["gamma"] = dgamma
-        if self.center:
-            self.grads["beta"] = dbeta
-        return xp.moveaxis(dx, -1, axis) if axis != dy.ndim - 1 else dx
-
-    def release(self):
-        self._cache = None
-        self._ws.clear()
+        grads = {name: g for name, g, on in (("gamma", dgamma, self.scale), ("beta", dbeta, self.center)) if on}
+        return self.from_last_axis(dx, axis), grads
 
     def get_config(self):
         config = super().get_config()

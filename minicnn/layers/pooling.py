@@ -1,7 +1,6 @@
 """MaxPooling2D and AveragePooling2D: thin layers over :mod:`minicnn.ops.pooling`."""
 from minicnn.layers.base import Layer, normalize_data_format, normalize_tuple
-from minicnn.layers.convolutional import (normalize_padding, spatial_output_shape, to_channels_first,
-                                          to_channels_last)
+from minicnn.layers.spatial import normalize_padding, spatial_output_shape, to_channels_first, to_channels_last
 from minicnn.ops import pooling
 
 
@@ -24,32 +23,21 @@ class _Pooling2D(Layer):
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, "strides", self.name)
         self.padding = normalize_padding(border_mode if border_mode is not None else padding, self.name)
         self.data_format = normalize_data_format(data_format or dim_ordering, self.name)
-        self._cache = None
 
     def compute_output_shape(self, input_shape):
         return spatial_output_shape(self, input_shape, self.pool_size, self.strides, self.padding,
                                     None, "pool size")
 
     def forward(self, x, training=False):
-        if self.data_format == "channels_first":
-            x = to_channels_last(x)
-        y, cache = type(self)._forward(x, self.pool_size, self.strides, self.padding, training=training)
-        if training:
-            self._cache = cache
-        return to_channels_first(y) if self.data_format == "channels_first" else y
+        channels_first = self.data_format == "channels_first"
+        y, cache = type(self)._forward(to_channels_last(x) if channels_first else x, self.pool_size,
+                                       self.strides, self.padding)
+        return (to_channels_first(y) if channels_first else y), cache
 
-    def backward(self, dy, pre_activation_grad=False):
-        if self.data_format == "channels_first":
-            dy = to_channels_last(dy)
-        cache, self._cache = self._cache, None
-        dx = self._pool_backward(dy, cache)
-        return to_channels_first(dx) if self.data_format == "channels_first" else dx
-
-    def _pool_backward(self, dy, cache):
-        return type(self)._backward(dy, cache)
-
-    def release(self):
-        self._cache = None
+    def backward(self, dy, cache):
+        channels_first = self.data_format == "channels_first"
+        dx = type(self)._backward(to_channels_last(dy) if channels_first else dy, cache)
+        return (to_channels_first(dx) if channels_first else dx), {}
 
     def get_config(self):
         config = super().get_config()
@@ -60,13 +48,8 @@ class _Pooling2D(Layer):
 
 class MaxPooling2D(_Pooling2D):
     """Max over each window; the gradient goes to the window's first maximum."""
-    absorbs_input_relu = True
-    fusable_max_pool = True  # see Conv2D.fuses_with
     _forward = staticmethod(pooling.maxpool2d_forward)
     _backward = staticmethod(pooling.maxpool2d_backward)
-
-    def _pool_backward(self, dy, cache):
-        return pooling.maxpool2d_backward(dy, cache, input_relu=self.input_relu)
 
 
 class AveragePooling2D(_Pooling2D):

@@ -7,310 +7,84 @@ input's patches with the reshaped kernel.
     kernel   W    (KH, KW, C, F)       reshaped to (KH*KW*C, F): the same column order
     output   y = cols @ W.reshape(KH*KW*C, F) + b          -> (N, OH, OW, F)
 
+The backward is the same product read the other way: dW = cols.T @ dy, and the patch
+gradients dy @ W.T summed back onto the pixels they came from (col2im) give dx.
+
+On the GPU, im2col and col2im run as CUDA kernels (``kernels/conv.cu``); everything else is the
+same code on CuPy arrays. The CPU's tuned version of this module is :mod:`minicnn.cpu.conv`.
 Output sizes and padding (Keras's rules) are in :mod:`minicnn.ops.geometry`.
 """
-from typing import NamedTuple
-
-import numpy as np
-
 from minicnn.backend import get_array_module, is_cupy_array
-from minicnn.ops import pooling
-from minicnn.ops.activations import relu_backward
-from minicnn.ops.geometry import (PADDINGS, conv_output_length, conv_padding, pad_nhwc,  # noqa: F401
-                                  strided, window_view)
-from minicnn.ops.workspace import for_thread, scratch
-from minicnn.parallel import run_chunks, split, sum_in_order
+from minicnn.ops.geometry import PADDINGS, conv_output_length, conv_padding, pad_nhwc  # noqa: F401
 
 
-def im2col(x, KH, KW, strides, padding, ws=None, name="cols"):
-    """Patches of x (N, H, W, C) as one matrix.
-
-    Args:
-        ws: optional :class:`~minicnn.ops.workspace.Workspace` whose buffers are reused.
-    Returns:
-        cols (N*OH*OW, KH*KW*C), the output size (OH, OW) and the pads ((pt, pb), (pl, pr)).
-    """
-    N, H, W, C = x.shape
+def conv_geometry(x_shape, KH, KW, strides, padding):
+    """The output size (OH, OW) and the pads ((pt, pb), (pl, pr)) of a window over x (N, H, W, C)."""
+    _, H, W, _ = x_shape
     sh, sw = strides
     OH, OW = conv_output_length(H, KH, sh, padding), conv_output_length(W, KW, sw, padding)
-    pads = (conv_padding(H, KH, sh, padding), conv_padding(W, KW, sw, padding))
-    if is_cupy_array(x):
-        from minicnn import cuda
-        cols = cuda.im2col(x, KH, KW, sh, sw, pads[0][0], pads[1][0], OH, OW)
-        return cols, (OH, OW), pads
-    return patch_matrix(x, KH, KW, strides, pads, (OH, OW), ws, name=name), (OH, OW), pads
+    return (OH, OW), (conv_padding(H, KH, sh, padding), conv_padding(W, KW, sw, padding))
 
 
-# Patches whose rows hold fewer floats than this per kernel row (KW*C: 3 for MNIST's first layer)
-# are built transposed: copying 3-float runs costs 9x more than copying whole image rows.
-TRANSPOSE_BELOW = 16
-
-
-def patch_matrix(x, KH, KW, strides, pads, out_hw, ws=None, ones_column=False, name="cols"):
-    """The patch matrix A (N*OH*OW, KH*KW*C [+ 1]) of x (N, H, W, C) on the CPU.
-
-    ``ones_column`` appends a column of ones, so ``A @ [[W2], [b]]`` adds the bias inside the
-    matrix product and ``A.T @ dY`` gives db as dW's last row: no separate pass over the output
-    for either. For few input channels (``KW*C < TRANSPOSE_BELOW``) the buffer is (K, M), one
-    contiguous plane per kernel offset and channel, and A is its transpose: a view BLAS reads
-    as it is, so the products cost the same either way.
-    """
+def im2col(x, KH, KW, strides, padding):
+    """The patches of x (N, H, W, C) as one matrix cols (N*OH*OW, KH*KW*C)."""
     N, H, W, C = x.shape
     sh, sw = strides
-    OH, OW = out_hw
-    (pt, pb), (pl, pr) = pads
-    if pt or pb or pl or pr:
-        x = zero_padded(x, pads, ws, name + "_pad")
-    K, M = KH * KW * C, N * OH * OW
-    Kb = K + 1 if ones_column else K
-    if KW * C < TRANSPOSE_BELOW:
-        buf = scratch(ws, name + "_t", (Kb, N, OH, OW), x.dtype, x)
-        for kh in range(KH):
-            for kw in range(KW):
-                k = (kh * KW + kw) * C
-                plane = x[:, kh:kh + sh * (OH - 1) + 1:sh, kw:kw + sw * (OW - 1) + 1:sw]
-                np.copyto(buf[k:k + C], plane.transpose(3, 0, 1, 2))
-        if ones_column:
-            buf[K] = 1
-        return buf.reshape(Kb, M).T
-    cols = scratch(ws, name, (M, Kb), x.dtype, x)
-    # One copy of the strided window view: the only pass over the patch data. Rows are Kb long,
-    # so the view of the first K columns as (N, OH, OW, KH, KW, C) is built from strides.
-    s = cols.itemsize
-    target = strided(cols, (N, OH, OW, KH, KW, C),
-                     (OH * OW * Kb * s, OW * Kb * s, Kb * s, KW * C * s, C * s, s))
-    np.copyto(target, window_view(x, KH, KW, sh, sw, OH, OW))
-    if ones_column:
-        cols[:, K] = 1
-    return cols
-
-
-def col2im(cols, x_shape, KH, KW, strides, pads, out_hw):
-    """The adjoint of :func:`im2col`: sum patch gradients cols (N*OH*OW, KH*KW*C) into (N, H, W, C)."""
-    N, H, W, C = x_shape
-    sh, sw = strides
-    OH, OW = out_hw
-    (pt, pb), (pl, pr) = pads
-    if is_cupy_array(cols):
+    (OH, OW), pads = conv_geometry(x.shape, KH, KW, strides, padding)
+    if is_cupy_array(x):
         from minicnn import cuda
-        return cuda.col2im(cols, x_shape, KH, KW, sh, sw, pt, pl, OH, OW)
-    xp = get_array_module(cols)
-    dxp = xp.zeros((N, H + pt + pb, W + pl + pr, C), dtype=cols.dtype)
-    c6 = cols.reshape(N, OH, OW, KH, KW, C)
-    # A loop over kernel offsets only, each an in-place strided add of a whole plane.
+        return cuda.im2col(x, KH, KW, sh, sw, pads[0][0], pads[1][0], OH, OW)
+    xpad = pad_nhwc(x, pads)
+    cols = get_array_module(x).empty((N, OH, OW, KH, KW, C), dtype=x.dtype)
+    # A loop over kernel offsets only: each copies one strided plane of the padded input.
     for kh in range(KH):
         for kw in range(KW):
-            dxp[:, kh:kh + sh * (OH - 1) + 1:sh, kw:kw + sw * (OW - 1) + 1:sw] += c6[:, :, :, kh, kw]
-    return dxp[:, pt:pt + H, pl:pl + W]
+            cols[:, :, :, kh, kw] = xpad[:, kh:kh + sh * (OH - 1) + 1:sh, kw:kw + sw * (OW - 1) + 1:sw]
+    return cols.reshape(N * OH * OW, KH * KW * C)
 
 
-# Samples per chunk: the patch matrix of one chunk (about CHUNK_BYTES) stays in cache from
-# the copy that builds it to the matrix product that reads it.
-CHUNK_BYTES = 2 << 20
-
-
-def chunk_size(N, per_sample_bytes, x):
-    """How many samples to process at once: the whole batch on a GPU, a cache-sized chunk on a CPU."""
-    if is_cupy_array(x):
-        return N
-    # At least one chunk per worker thread, so small layers use every core too.
-    return max(1, min(N, CHUNK_BYTES // max(1, per_sample_bytes), split(N)))
-
-
-class ConvCache(NamedTuple):
-    """What :func:`conv2d_backward` needs from the forward."""
-    x: object            # the input (N, H, W, C)
-    y: object            # the output the ReLU mask comes from (pooled when pool), or None
-    Wk: object
-    has_bias: bool
-    strides: tuple
-    padding: str
-    pads: tuple
-    out_hw: tuple        # the convolution's (OH, OW), before any pooling
-    step: int            # samples per chunk
-    pool: object         # (pool_size, pool_strides, argmax) when a max pool was fused, else None
-
-
-def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=None, pool=None,
-                   training=True):
-    """y = conv(x, Wk) + b, optionally followed by ReLU and a max pool, chunk by chunk over the batch.
-
-    Args:
-        x: (N, H, W, C) input.
-        Wk: (KH, KW, C, F) kernel.
-        b: (F,) bias, or None.
-        relu: apply max(., 0) in place while each chunk's output is still in cache.
-        ws: optional Workspace whose patch buffers are reused across calls.
-        pool: ``(pool_size, pool_strides)`` of a "valid" max pool to apply to each chunk's
-            output while it is in cache: the full-size output is never stored, and the ReLU
-            runs on the pooled values (max and ReLU commute). Models use it on the CPU only.
-        training: False for inference: no cache (None is returned for it), and the pool keeps
-            no argmax (4 passes instead of 10 for a 2x2 pool).
-    Returns:
-        y (N, OH, OW, F) (pooled: (N, OH', OW', F)) and the cache :func:`conv2d_backward` needs.
-    """
-    xp = get_array_module(x)
-    N, H, W, C = x.shape
-    KH, KW, _, F = Wk.shape
+def col2im(dcols, x_shape, KH, KW, strides, padding):
+    """The adjoint of :func:`im2col`: sum patch gradients dcols (N*OH*OW, KH*KW*C) into (N, H, W, C)."""
+    N, H, W, C = x_shape
     sh, sw = strides
-    OH, OW = conv_output_length(H, KH, sh, padding), conv_output_length(W, KW, sw, padding)
-    pads = (conv_padding(H, KH, sh, padding), conv_padding(W, KW, sw, padding))
-    on_gpu = is_cupy_array(x)
-    # On the CPU the bias rides in the matrix product (a ones column in the patches); on the GPU
-    # the whole batch is one chunk and CuPy adds it in one pass.
-    fold_bias = b is not None and not on_gpu
-    W2 = Wk.reshape(KH * KW * C, F)
-    if fold_bias:
-        W2 = xp.concatenate([W2, b.reshape(1, F)])
-    step = chunk_size(N, OH * OW * KH * KW * C * x.itemsize, x)
-    if pool is not None:
-        pool_size, pool_strides = pool
-        PH = conv_output_length(OH, pool_size[0], pool_strides[0], "valid")
-        PW = conv_output_length(OW, pool_size[1], pool_strides[1], "valid")
-        y = xp.empty((N, PH, PW, F), dtype=x.dtype)
-        arg = xp.empty(y.shape, dtype=pooling.argmax_dtype(pool_size, xp)) if training else None
-    else:
-        y = xp.empty((N, OH, OW, F), dtype=x.dtype)
-
-    def chunk(lo, hi, t):
-        wst = for_thread(ws, t)
-        if on_gpu:
-            cols = im2col(x[lo:hi], KH, KW, strides, padding)[0]
-        else:
-            cols = patch_matrix(x[lo:hi], KH, KW, strides, pads, (OH, OW), wst, fold_bias)
-        out = y[lo:hi] if pool is None else scratch(wst, "conv_out", (hi - lo, OH, OW, F), x.dtype, x)
-        yc = out.reshape(-1, F)
-        xp.matmul(cols, W2, out=yc)
-        if b is not None and not fold_bias:
-            yc += b
-        if pool is not None:
-            pooling.maxpool_into(out, y[lo:hi], None if arg is None else arg[lo:hi], pool_size, pool_strides,
-                                 ((0, 0), (0, 0)))
-            yc = y[lo:hi]
-        if relu:
-            xp.maximum(yc, 0, out=yc)
-    run_chunks(chunk, N, step)
-    if not training:
-        return y, None
-    # Keep x, not the patches: rebuilding a chunk's patches in backward is one cheap copy,
-    # keeping all of them would cost KH*KW times the input's memory.
-    cache = ConvCache(x, y if relu else None, Wk, b is not None, strides, padding, pads, (OH, OW), step,
-                      None if pool is None else (pool_size, pool_strides, arg))
-    return y, cache
+    (OH, OW), ((pt, pb), (pl, pr)) = conv_geometry(x_shape, KH, KW, strides, padding)
+    if is_cupy_array(dcols):
+        from minicnn import cuda
+        return cuda.col2im(dcols, x_shape, KH, KW, sh, sw, pt, pl, OH, OW)
+    dxpad = get_array_module(dcols).zeros((N, H + pt + pb, W + pl + pr, C), dtype=dcols.dtype)
+    d6 = dcols.reshape(N, OH, OW, KH, KW, C)
+    for kh in range(KH):
+        for kw in range(KW):
+            dxpad[:, kh:kh + sh * (OH - 1) + 1:sh, kw:kw + sw * (OW - 1) + 1:sw] += d6[:, :, :, kh, kw]
+    return dxpad[:, pt:pt + H, pl:pl + W]
 
 
-def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_relu=False):
-    """Gradients of :func:`conv2d_forward`.
+def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid"):
+    """y = conv(x, Wk) + b.
 
     Args:
-        dy: (N, OH, OW, F) gradient of the output (after the ReLU when the forward fused one;
-            of the pooled output when it fused a pool).
-        need_dx: False skips the input gradient (the first layer of a model needs none).
-        relu_applied: dy is already the gradient of the pre-ReLU output (the next layer applied
-            the fused ReLU's derivative; see :class:`~minicnn.layers.base.Layer`).
-        input_relu: x is the output of a ReLU: return dx times (x > 0), the gradient of that
-            ReLU's input, computed while each chunk of dx is still in cache.
+        x: (N, H, W, C) input; Wk: (KH, KW, C, F) kernel; b: (F,) bias or None.
     Returns:
-        dx (N, H, W, C) or None, dW (KH, KW, C, F), db (F,) or None.
+        y (N, OH, OW, F) and the cache for :func:`conv2d_backward` (the input and the kernel:
+        the patches are rebuilt there rather than kept, KH*KW times the input's size).
     """
-    x, y, Wk, has_bias, strides, padding, pads, (OH, OW), step, pool = cache
-    xp = get_array_module(dy)
     KH, KW, C, F = Wk.shape
-    N = dy.shape[0]
-    K = KH * KW * C
-    on_gpu = is_cupy_array(dy)
-    fold_bias = has_bias and not on_gpu
-    dx = xp.empty(x.shape, dtype=dy.dtype) if need_dx else None
-    mask_output = y is not None and not relu_applied
-    Wflip = Wk[::-1, ::-1].transpose(0, 1, 3, 2).copy() if need_dx and strides == (1, 1) and not on_gpu else None
-
-    def chunk(lo, hi, t):
-        """This chunk's dW contribution ((K [+ 1], F), db as the last row) and db; writes dx[lo:hi]."""
-        wst = for_thread(ws, t)
-        dz = dy[lo:hi]
-        if mask_output:
-            dz = _relu_grad(dz, y[lo:hi], wst, "dz")
-        if pool is not None:
-            dz = _unpool(dz, pool[0], pool[1], pool[2][lo:hi], (OH, OW), wst)
-        dz2 = dz.reshape(-1, F)
-        if on_gpu:
-            cols = im2col(x[lo:hi], KH, KW, strides, padding)[0]
-        else:
-            cols = patch_matrix(x[lo:hi], KH, KW, strides, pads, (OH, OW), wst, fold_bias)
-        dW_c = cols.T @ dz2
-        db_c = dz2.sum(axis=0) if has_bias and not fold_bias else None
-        if need_dx:
-            dxc = dx[lo:hi]
-            if strides == (1, 1) and not on_gpu:
-                _input_grad_stride1(dz, Wflip, pads, wst, out=dxc)
-            else:
-                dcols = dz2 @ Wk.reshape(K, F).T
-                dxc[...] = col2im(dcols, dxc.shape, KH, KW, strides, pads, (OH, OW))
-            if input_relu:
-                _relu_grad(dxc, x[lo:hi], wst, "dx", out=dxc)
-        return dW_c, db_c
-    parts = run_chunks(chunk, N, step)
-    # Summed in chunk order: the same result whatever the number of threads.
-    dW = sum_in_order([p[0] for p in parts])
-    if fold_bias:
-        dW, db = dW[:K], dW[K].copy()
-    else:
-        db = sum_in_order([p[1] for p in parts]) if has_bias else None
-    return dx, dW.reshape(KH, KW, C, F), db
+    (OH, OW), _ = conv_geometry(x.shape, KH, KW, strides, padding)
+    y = im2col(x, KH, KW, strides, padding) @ Wk.reshape(KH * KW * C, F)
+    if b is not None:
+        y += b
+    return y.reshape(x.shape[0], OH, OW, F), (x, Wk, b is not None, strides, padding)
 
 
-def _unpool(dy, pool_size, pool_strides, arg, out_hw, ws):
-    """The gradient of the conv output (n, OH, OW, F) from that of its max pool dy (n, OH', OW', F)
-    and the pool's argmax ``arg`` (n, OH', OW', F)."""
-    n, F = dy.shape[0], dy.shape[3]
-    dz = scratch(ws, "dz_unpooled", (n, *out_hw, F), dy.dtype, dy)
-    if not pooling.tiles_exactly(out_hw, dy.shape[1:3], pool_size, pool_strides):
-        dz.fill(0)
-    pooling.maxpool_grad_into(dy, arg, dz, pool_size, pool_strides)
-    return dz
+def conv2d_backward(dy, cache):
+    """Gradients of :func:`conv2d_forward` given dy (N, OH, OW, F).
 
-
-def _relu_grad(dy, y, ws, name, out=None):
-    """:func:`~minicnn.ops.activations.relu_backward` into ``ws``'s buffers (or ``out``)."""
-    if out is None:
-        out = scratch(ws, name + "_relu", dy.shape, dy.dtype, dy)
-    return relu_backward(dy, y, out=out, mask=scratch(ws, name + "_mask", dy.shape, bool, dy))
-
-
-def zero_padded(x, pads, ws, name):
-    """x (N, H, W, C) padded with zeros by ``pads``, in a buffer of ``ws`` (a new array without).
-
-    The buffer's zero border is written once, when the workspace allocates it; after that only
-    the interior is copied. The name carries the per-sample shape and the pads, so a buffer only
-    ever serves one geometry (chunks of fewer samples use its first samples, laid out the same).
+    Returns:
+        dx (N, H, W, C), dW (KH, KW, C, F), db (F,) or None.
     """
-    if ws is None:
-        return pad_nhwc(x, pads)
-    (pt, pb), (pl, pr) = pads
-    N, H, W, C = x.shape
-    shape = (N, H + pt + pb, W + pl + pr, C)
-    out = ws.get(f"{name}{shape[1:]}{pads}", shape, x.dtype, x, fill=0)
-    out[:, pt:pt + H, pl:pl + W] = x
-    return out
-
-
-def _input_grad_stride1(dz, Wflip, pads, ws, out):
-    """dx of a stride-1 convolution, as a convolution of padded dz with the flipped kernel,
-    written into ``out`` (N, H, W, C).
-
-    One patch copy and one GEMM with a long inner dimension (KH*KW*F) instead of a GEMM
-    with inner dimension F followed by KH*KW strided scatter-adds (col2im).
-
-    Args:
-        Wflip: (KH, KW, F, C) with Wflip[kh, kw, f, c] = Wk[KH-1-kh, KW-1-kw, c, f].
-    """
-    N, H, W, C = out.shape
-    KH, KW, F, _ = Wflip.shape
-    _, OH, OW, _ = dz.shape
-    (pt, _), (pl, _) = pads
-    before_h, before_w = KH - 1 - pt, KW - 1 - pl
-    after_h, after_w = H + KH - 1 - OH - before_h, W + KW - 1 - OW - before_w
-    dzp = zero_padded(dz, ((before_h, after_h), (before_w, after_w)), ws, "dz_pad")
-    cols = scratch(ws, "dz_cols", (N * H * W, KH * KW * F), dz.dtype, dz)
-    np.copyto(cols.reshape(N, H, W, KH, KW, F), window_view(dzp, KH, KW, 1, 1, H, W))
-    np.matmul(cols, Wflip.reshape(KH * KW * F, C), out=out.reshape(N * H * W, C))
+    x, Wk, has_bias, strides, padding = cache
+    KH, KW, C, F = Wk.shape
+    dy2 = dy.reshape(-1, F)
+    dW = im2col(x, KH, KW, strides, padding).T @ dy2
+    dx = col2im(dy2 @ Wk.reshape(KH * KW * C, F).T, x.shape, KH, KW, strides, padding)
+    return dx, dW.reshape(Wk.shape), (dy2.sum(axis=0) if has_bias else None)

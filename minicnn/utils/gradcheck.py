@@ -60,9 +60,7 @@ def check_gradients(layer, x, input_shape=None, training=True, eps=1e-6, seed=0)
 
     def run_forward():
         mrandom.set_state(rng_state)
-        out = layer.forward(x, training=training)
-        layer.release()
-        return out
+        return layer.forward(x, training=training)[0]
 
     y = run_forward()
     R = xp.asarray(np.random.default_rng(seed).standard_normal(y.shape))
@@ -71,9 +69,9 @@ def check_gradients(layer, x, input_shape=None, training=True, eps=1e-6, seed=0)
         return float((run_forward() * R).sum())
 
     mrandom.set_state(rng_state)
-    layer.forward(x, training=training)
-    dx = layer.backward(R)
-    analytic = {"input": dx, **{n: layer.grads[n] for n in layer.trainable_names}}
+    _, cache = layer.forward(x, training=training)
+    dx, grads = layer.backward(R, cache)
+    analytic = {"input": dx, **{n: grads[n] for n in layer.trainable_names}}
     errors = {"input": relative_error(analytic["input"], numerical_gradient(loss, x, eps))}
     for name in layer.trainable_names:
         errors[name] = relative_error(analytic[name], numerical_gradient(loss, layer.params[name], eps))

@@ -142,7 +142,7 @@ def test_cpu_and_gpu_models_side_by_side(fake_cupy):
     assert_same_weights(gpu, cpu)
     np.testing.assert_allclose(gpu.predict(x), cpu.predict(x), **FLOAT32)
     # Dropout masks for GPU arrays come from CuPy's generator whatever the global backend.
-    mask = Dropout(0.5).forward(fake_cupy.ones((4, 4), dtype=np.float32), training=True)
+    mask = Dropout(0.5)(fake_cupy.ones((4, 4), dtype=np.float32), training=True)
     assert type(mask).__module__ == "cupy"
 
 

@@ -75,7 +75,7 @@ def test_dropout_trains_and_replays_with_the_seed(fake_cupy):
 def test_dropout_masks_are_drawn_on_the_device(fake_cupy):
     layer = Dropout(0.5)
     x = fake_cupy.ones((64, 32), dtype=np.float32)
-    first, second = layer.forward(x, training=True), layer.forward(x, training=True)
+    first, second = layer(x, training=True), layer(x, training=True)
     assert type(first).__module__ == "cupy" and first.dtype == np.float32
     a, b = to_numpy(first), to_numpy(second)
     assert set(np.unique(a)) == {0.0, 2.0} and not np.array_equal(a, b)

@@ -14,14 +14,15 @@ def test_float32_stack_produces_only_float32():
         layer.build(shape)
         shape = layer.output_shape
     x = np.random.default_rng(0).standard_normal((4, 9, 9, 2)).astype(np.float32)
-    seen = []
+    seen, caches = [], []
     for layer in stack:
-        x = layer.forward(x, training=True)
+        x, cache = layer.forward(x, training=True)
+        caches.append(cache)
         seen.append(x.dtype)
     dy = np.ones_like(x)
-    for layer in reversed(stack):
-        dy = layer.backward(dy)
+    for layer, cache in zip(reversed(stack), reversed(caches)):
+        dy, grads = layer.backward(dy, cache)
         seen.append(dy.dtype)
-        seen.extend(g.dtype for g in layer.grads.values())
+        seen.extend(g.dtype for g in grads.values())
         seen.extend(p.dtype for p in layer.params.values())
     assert set(seen) == {np.dtype(np.float32)}, seen

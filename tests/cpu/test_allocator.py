@@ -1,4 +1,4 @@
-"""minicnn.allocator: glibc's malloc thresholds raised once, so training steps stop page-faulting
+"""minicnn.cpu.allocator: glibc's malloc thresholds raised once, so training steps stop page-faulting
 their arrays in. Each case runs in a fresh process: the settings are process-wide and one-way."""
 import json
 import os
@@ -32,7 +32,7 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(3):
     m.train_on_batch(x, y)
 faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3
-print(json.dumps({"tuned": minicnn.allocator.is_tuned(), "faults_per_step": faults}))
+print(json.dumps({"tuned": minicnn.cpu.allocator.is_tuned(), "faults_per_step": faults}))
 """
 
 
@@ -62,7 +62,7 @@ def test_the_users_own_glibc_settings_are_left_alone():
 
 
 def test_tune_malloc_runs_once_and_reports_its_state(monkeypatch):
-    from minicnn import allocator
+    from minicnn.cpu import allocator
     monkeypatch.setattr(allocator, "_state", {"tried": False, "applied": False})
     calls = []
     monkeypatch.setattr(allocator, "_wanted", lambda: True)
@@ -72,7 +72,7 @@ def test_tune_malloc_runs_once_and_reports_its_state(monkeypatch):
 
 
 def test_opting_out_keeps_the_defaults(monkeypatch):
-    from minicnn import allocator
+    from minicnn.cpu import allocator
     monkeypatch.setattr(allocator, "_state", {"tried": False, "applied": False})
     monkeypatch.setenv("MINICNN_MALLOC_TUNING", "0")
     monkeypatch.setattr(allocator, "_apply", lambda: pytest.fail("applied despite MINICNN_MALLOC_TUNING=0"))

@@ -1,4 +1,4 @@
-"""Optimizers: SGD (with momentum and Nesterov), Adam, RMSprop and Adadelta.
+"""The Optimizer base class: learning rate, Keras 2's decay, the step counter, slots and state.
 
 The model calls ``optimizer.apply_gradients(params, grads)`` once per training step, always with
 the same list of parameter arrays in the same order. Each parameter is updated in place, and its
@@ -8,20 +8,19 @@ state ("slots": momentum, velocity, ...) is created on the first call next to it
 Hyperparameters are kept as Python floats, so multiplying a float32 array by them stays float32.
 Every update writes into preallocated buffers with ``out=``: a training step allocates nothing.
 
-The update rules are Keras 3's, with ``g`` the gradient and ``t`` the step counted from 1;
-Keras 2's time-based ``decay`` is supported too: ``lr_t = lr / (1 + decay * (t - 1))``.
+Each optimizer writes its rule once, in ``_update``, as NumPy/CuPy expressions. Two tuned ways of
+running it exist beside that: on the CPU's fast path a large parameter is updated in cache-sized
+chunks on the worker threads (:mod:`minicnn.cpu.optimizer`), and on the GPU one CUDA kernel per
+parameter replaces the ten-odd elementwise launches (``kernels/optimizers.cu``).
 """
 import math
 import numbers
 
 import numpy as np
 
-from minicnn.backend import get_array_module, to_numpy
-from minicnn.parallel import run_chunks
-
-# Large NumPy parameters are updated in chunks of this many elements, so that the six or so
-# arrays one update touches (1.5 MB in float32) stay in cache across its ten-odd passes.
-CHUNK = 65536
+from minicnn import backend
+from minicnn.backend import get_array_module, is_cupy_array, to_numpy
+from minicnn.cpu import optimizer as cpu_optimizer
 
 
 def _check_number(value, what, owner, low=None, high=None, low_open=False, high_open=False):
@@ -64,7 +63,6 @@ class Optimizer:
         self.iterations = 0
         self._slots = None      # per parameter: tuple of slot arrays, in slot_names order
         self._scratch = None    # per parameter: tuple of work buffers
-        self._chunk_scratch = {}  # (dtype, worker) -> work buffers of CHUNK elements, shared by all params
         self._pending = None    # state from set_state waiting for the parameters to exist
         self._fused = None
 
@@ -114,38 +112,21 @@ class Optimizer:
             if g.shape != p.shape:
                 raise ValueError(f"{type(self).__name__}: gradient {i} has shape {g.shape}, "
                                  f"but its parameter has shape {p.shape}.")
-            xp = get_array_module(p)
-            if xp is np and p.size > CHUNK and p.flags.c_contiguous:
-                self._update_in_chunks(p, g, self._slots[i], scalars)
-                continue
-            fused = self._fused_kernel(p, g)
-            if fused is not None:
-                self._fused_update(fused, p, g, self._slots[i], lr, t)
-                continue
-            if self._scratch[i] is None:
-                self._scratch[i] = tuple(xp.empty_like(p) for _ in range(self.n_scratch))
-            self._update(xp, p, g, self._slots[i], self._scratch[i], *scalars)
+            self._apply(i, p, g, scalars, lr, t)
         self.iterations = t
 
-    def _update_in_chunks(self, p, g, slots, scalars):
-        """Run ``_update`` over flat chunks of a large NumPy parameter.
-
-        Every pass of an update then works on a chunk still in cache instead of streaming the
-        whole array from memory again: 1.3-1.6x faster for Adam, RMSprop and Adadelta on the
-        tutorial CNN's 1.2M weights (measured on a 2-core Xeon). The chunks go to the worker
-        threads; each element's update is the same whichever thread runs it.
-        """
-        pf, gf = p.reshape(-1), g.reshape(-1)
-        sf = [s.reshape(-1) for s in slots]
-
-        def chunk(lo, hi, t):
-            buffers = self._chunk_scratch.get((p.dtype, t))
-            if buffers is None:
-                buffers = self._chunk_scratch[(p.dtype, t)] = tuple(
-                    np.empty(CHUNK, p.dtype) for _ in range(self.n_scratch))
-            n = hi - lo
-            self._update(np, pf[lo:hi], gf[lo:hi], [s[lo:hi] for s in sf], [b[:n] for b in buffers], *scalars)
-        run_chunks(chunk, pf.size, CHUNK)
+    def _apply(self, i, p, g, scalars, lr, t):
+        """Update one parameter: the rule of ``_update``, or one of its two tuned runners."""
+        if is_cupy_array(p):
+            fused = self._fused_kernel(p, g)
+            if fused is not None:
+                return self._fused_update(fused, p, g, self._slots[i], lr, t)
+        elif backend.fast_path() and p.size > cpu_optimizer.CHUNK and p.flags.c_contiguous:
+            return cpu_optimizer.update_in_chunks(self, p, g, self._slots[i], scalars)
+        xp = get_array_module(p)
+        if self._scratch[i] is None:
+            self._scratch[i] = tuple(xp.empty_like(p) for _ in range(self.n_scratch))
+        self._update(xp, p, g, self._slots[i], self._scratch[i], *scalars)
 
     def _step_scalars(self, lr, t):
         """The Python floats one step needs, computed once per step rather than per parameter."""
@@ -248,109 +229,6 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-class SGD(Optimizer):
-    """Stochastic gradient descent, optionally with (Nesterov) momentum.
-
-    ``w -= lr*g`` without momentum; with it, ``m = momentum*m - lr*g`` then ``w += m``
-    (Nesterov: ``w += momentum*m - lr*g``).
-
-    Args:
-        learning_rate: float > 0, default 0.01 (``lr`` is the Keras 2 spelling).
-        momentum: float in [0, 1], default 0.
-        nesterov: bool, default False.
-        decay: Keras 2 time-based decay >= 0, default 0.
-
-    Raises:
-        ValueError / TypeError: for out-of-range or non-numeric arguments.
-    """
-
-    kernel = "sgd_update"
-
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0, lr=None, name=None):
-        super().__init__(learning_rate, decay, lr, name or "SGD")
-        self.momentum = _check_number(momentum, "momentum", "SGD", low=0, high=1)
-        self.nesterov = bool(nesterov)
-        self.slot_names = ("momentum",) if self.momentum else ()
-        self.n_scratch = 2 if self.nesterov else 1
-
-    def _step_scalars(self, lr, t):
-        return lr, self.momentum, self.nesterov
-
-    def _fused_update(self, fn, p, g, slots, lr, t):
-        fn(p, g, lr, m=slots[0] if slots else None, momentum=self.momentum, nesterov=self.nesterov)
-
-    def _update(self, xp, p, g, slots, scratch, lr, momentum, nesterov):
-        s = scratch[0]
-        xp.multiply(g, lr, out=s)
-        if not momentum:
-            p -= s
-            return
-        (m,) = slots
-        m *= momentum
-        m -= s
-        if nesterov:
-            # w += (momentum*m - lr*g), rounded in Keras's order so both frameworks stay together.
-            t = scratch[1]
-            xp.multiply(m, momentum, out=t)
-            t -= s
-            p += t
-        else:
-            p += m
-
-    def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-
-class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015) in Keras's form, epsilon outside the square root.
-
-    ``m += (g - m)*(1-beta_1)``, ``v += (g*g - v)*(1-beta_2)``,
-    ``w -= lr*sqrt(1-beta_2**t)/(1-beta_1**t) * m/(sqrt(v) + epsilon)``.
-
-    Args:
-        learning_rate: float > 0, default 0.001. beta_1, beta_2: floats in [0, 1),
-        defaults 0.9 and 0.999. epsilon: float >= 0, default 1e-7 (None means 1e-7, as in
-        Keras 2). decay: Keras 2 time-based decay, default 0.
-    """
-
-    slot_names = ("momentum", "velocity")
-    kernel = "adam_update"
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0,
-                 lr=None, name=None):
-        super().__init__(learning_rate, decay, lr, name or "adam")
-        self.beta_1 = _check_number(beta_1, "beta_1", "Adam", low=0, high=1, high_open=True)
-        self.beta_2 = _check_number(beta_2, "beta_2", "Adam", low=0, high=1, high_open=True)
-        self.epsilon = _check_number(1e-7 if epsilon is None else epsilon, "epsilon", "Adam", low=0)
-
-    def _step_scalars(self, lr, t):
-        alpha = lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
-        return alpha, 1.0 - self.beta_1, 1.0 - self.beta_2, self.epsilon
-
-    def _fused_update(self, fn, p, g, slots, lr, t):
-        fn(p, g, *slots, lr, self.beta_1, self.beta_2, self.epsilon, t)
-
-    def _update(self, xp, p, g, slots, scratch, alpha, one_minus_b1, one_minus_b2, eps):
-        m, v = slots
-        (s,) = scratch
-        xp.subtract(g, m, out=s)
-        s *= one_minus_b1
-        m += s
-        xp.multiply(g, g, out=s)
-        s -= v
-        s *= one_minus_b2
-        v += s
-        xp.sqrt(v, out=s)
-        s += eps
-        xp.divide(m, s, out=s)
-        s *= alpha
-        p -= s
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
-
-
 class _RhoEpsilonOptimizer(Optimizer):
     """What RMSprop and Adadelta share: a decay rate ``rho`` in [0, 1) and an ``epsilon`` >= 0,
     passed with the learning rate to every update."""
@@ -371,115 +249,3 @@ class _RhoEpsilonOptimizer(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-class RMSprop(_RhoEpsilonOptimizer):
-    """RMSprop (Hinton's lecture 6e), epsilon inside the square root as Keras 3 writes it.
-
-    ``v = rho*v + (1-rho)*g*g``, ``w -= lr*g/sqrt(v + epsilon)``.
-
-    Args:
-        learning_rate: float > 0, default 0.001. rho: float in [0, 1), default 0.9.
-        epsilon: float >= 0, default 1e-7. decay: Keras 2 time-based decay, default 0.
-    """
-
-    slot_names = ("velocity",)
-    kernel = "rmsprop_update"
-
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, decay=0.0, lr=None, name=None):
-        super().__init__(learning_rate, rho, epsilon, decay, lr, name or "rmsprop")
-
-    def _update(self, xp, p, g, slots, scratch, lr, rho, eps):
-        (v,) = slots
-        (s,) = scratch
-        xp.multiply(g, g, out=s)
-        s *= 1.0 - rho
-        v *= rho
-        v += s
-        xp.add(v, eps, out=s)
-        xp.sqrt(s, out=s)
-        xp.divide(g, s, out=s)
-        s *= lr
-        p -= s
-
-
-class Adadelta(_RhoEpsilonOptimizer):
-    """Adadelta (Zeiler, 2012): a per-weight step size from running averages of g² and Δw².
-
-    ``a = rho*a + (1-rho)*g*g``, ``d = -sqrt(b + epsilon)/sqrt(a + epsilon)*g``,
-    ``b = rho*b + (1-rho)*d*d``, ``w += lr*d``.
-
-    The default learning rate is 1.0, the paper's value and that of the Keras versions the
-    classic tutorials were written for (Keras <= 2.3). tf.keras and Keras 2.4+ changed it to
-    0.001, under which the classic MNIST CNN (12 epochs) reaches about 84% test accuracy
-    instead of 99%; pass ``learning_rate=0.001`` to get their behaviour.
-
-    Args:
-        learning_rate: float > 0, default 1.0. rho: float in [0, 1), default 0.95.
-        epsilon: float >= 0, default 1e-7. decay: Keras 2 time-based decay, default 0.
-    """
-
-    slot_names = ("accumulated_grad", "accumulated_delta_var")
-    n_scratch = 2
-    kernel = "adadelta_update"
-
-    def __init__(self, learning_rate=1.0, rho=0.95, epsilon=1e-7, decay=0.0, lr=None, name=None):
-        super().__init__(learning_rate, rho, epsilon, decay, lr, name or "adadelta")
-
-    def _update(self, xp, p, g, slots, scratch, lr, rho, eps):
-        a, b = slots
-        s, u = scratch
-        xp.multiply(g, g, out=s)
-        s *= 1.0 - rho
-        a *= rho
-        a += s
-        # sqrt(b+eps)/sqrt(a+eps) as one square root of the ratio: a pass fewer, same value to 1 ulp
-        xp.add(b, eps, out=s)
-        xp.add(a, eps, out=u)
-        s /= u
-        xp.sqrt(s, out=s)
-        s *= g                      # s = -d
-        xp.multiply(s, s, out=u)
-        u *= 1.0 - rho
-        b *= rho
-        b += u
-        if lr != 1.0:  # the default; skipping the multiply by 1 saves a pass, exactly
-            s *= lr
-        p -= s
-
-
-# Keras 2's lowercase aliases, which some old tutorials import.
-sgd, adam, rmsprop, adadelta = SGD, Adam, RMSprop, Adadelta
-
-_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adadelta": Adadelta}
-
-
-def get(identifier):
-    """Resolve a name (``"sgd"``, ``"adam"``, ``"rmsprop"``, ``"adadelta"``, any case), a config
-    dict (``{"class_name": "Adam", "config": {...}}``) or an optimizer instance.
-
-    Names and dicts give a new optimizer with default arguments (or the config's).
-
-    Raises:
-        ValueError: for an unknown name or class name (the message lists the valid ones).
-        TypeError: for anything that is not a str, dict or Optimizer.
-    """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    valid = ", ".join(repr(n) for n in _BY_NAME)
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(f"Optimizer config dict needs a 'class_name' key (one of {valid}) "
-                             f"and optionally 'config'; got keys {sorted(identifier)}.")
-        cls = _BY_NAME.get(str(identifier["class_name"]).lower())
-        if cls is None:
-            raise ValueError(f"Unknown optimizer class_name {identifier['class_name']!r}; "
-                             f"valid names are {valid}.")
-        return cls.from_config(dict(identifier.get("config") or {}))
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown optimizer {identifier!r}; valid names are {valid} "
-                             "(any case), or pass an instance such as optimizers.Adam(learning_rate=1e-3).")
-        return cls()
-    raise TypeError(f"Could not interpret optimizer identifier {identifier!r} "
-                    f"({type(identifier).__name__}); pass a name such as 'adam', a config dict "
-                    "or an optimizer instance.")

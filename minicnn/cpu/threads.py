@@ -7,7 +7,7 @@ provided BLAS itself runs one thread per call while they do (else the threads ov
 the cores and wait on each other at every small product).
 
 The number of workers is ``MINICNN_NUM_THREADS`` (default: the number of cores); 1 turns
-threading off. The GPU path never uses this module.
+threading off. Only the CPU-tuned steps (minicnn.cpu) use this module.
 """
 import contextlib
 import itertools
@@ -15,9 +15,9 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from minicnn.allocator import tune_malloc
+from minicnn.cpu.allocator import tune_malloc
 
-_state = {"pool": None, "threads": None, "blas": None}
+_state = {"pool": None, "threads": None, "blas": None, "users": 0}
 _lock = threading.Lock()
 _local = threading.local()
 
@@ -75,20 +75,27 @@ def in_worker():
 def cpu_threads():
     """Run a whole training or inference step under this: BLAS one thread per call, our workers
     spreading the batch over the cores. Idle OpenBLAS threads spin for a while after each
-    multi-threaded call and would steal the cores the chunk workers need. Re-entrant.
+    multi-threaded call and would steal the cores the chunk workers need.
 
-    The first step also applies :func:`minicnn.allocator.tune_malloc` (once per process)."""
+    Re-entrant, and shared by calling threads: the first to enter limits BLAS, the last to
+    leave restores it (threadpoolctl's setting is process-wide). The first step also applies
+    :func:`minicnn.cpu.allocator.tune_malloc` (once per process)."""
     tune_malloc()
-    controller = _blas_controller() if num_threads() > 1 and not getattr(_local, "limited", False) else False
+    controller = _blas_controller() if num_threads() > 1 else False
     if not controller:
         yield
         return
-    _local.limited = True
+    with _lock:
+        if _state["users"] == 0:
+            _state["limit"] = controller.limit(limits=1, user_api="blas")
+        _state["users"] += 1
     try:
-        with controller.limit(limits=1, user_api="blas"):
-            yield
+        yield
     finally:
-        _local.limited = False
+        with _lock:
+            _state["users"] -= 1
+            if _state["users"] == 0:
+                _state.pop("limit").restore_original_limits()
 
 
 def run_chunks(fn, N, step):

@@ -1,0 +1,168 @@
+"""The CPU's tuned steps: layers run on the ops of this package instead of minicnn.ops.
+
+:func:`minicnn.plan.make_plan` chooses them on the fast path and sets what they fuse:
+``need_dx`` (False for the first step), ``input_relu`` (apply the ReLU derivative of the step
+before, on steps with ``absorbs_input_relu``) and ``activation_grad_given`` (the next step or the
+loss already applied this step's activation derivative). A step's scratch buffers belong to the
+calling thread (:func:`minicnn.cpu.workspace.workspace`), so a model runs in many threads at once.
+Each step is tested against the plain layers it replaces (tests/cpu/test_steps.py).
+"""
+import numpy as np
+
+from minicnn.cpu import conv, dense, dropout, normalization, pooling
+from minicnn.cpu.workspace import workspace
+from minicnn.layers import BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D
+from minicnn.ops import activations
+
+
+class FastStep:
+    """What the tuned steps share: the planner's settings and the activation around a linear op."""
+
+    absorbs_input_relu = False
+
+    def __init__(self, layer):
+        self.layers = (layer,)
+        self.layer = layer
+        self.need_dx = True
+        self.input_relu = False
+        self.activation_grad_given = False
+
+    @classmethod
+    def takes(cls, layer):
+        """Whether this step can run ``layer`` (channels-last layouts only)."""
+        return True
+
+    @property
+    def ends_in_relu(self):
+        return getattr(self.layer, "activation", None) == "relu"
+
+    def activate(self, z):
+        """The layer's activation on its fresh linear output z (ReLU in place): y and the cache part."""
+        act = self.layer.activation
+        y = activations.relu_forward(z, out=z) if act == "relu" else self.layer._act_forward(z)
+        return y, y
+
+    def deactivate(self, dy, y):
+        return dy if self.activation_grad_given else self.layer._act_backward(dy, y)
+
+
+class FusedConvPool(FastStep):
+    """Conv2D with its activation and, when a "valid" MaxPooling2D follows a ReLU or linear
+    convolution, that pool too: it runs on each chunk of the convolution's output while the
+    chunk is in cache, so the full-size output is never written out and read back."""
+
+    absorbs_input_relu = True
+
+    def __init__(self, layer, pool=None):
+        super().__init__(layer)
+        self.pool = pool
+        self.layers = (layer,) if pool is None else (layer, pool)
+
+    @classmethod
+    def takes(cls, layer):
+        return layer.data_format == "channels_last"
+
+    @staticmethod
+    def fuses(layer, nxt):
+        """Whether ``layer`` and ``nxt`` make one step (the planner asks)."""
+        return (type(layer) is Conv2D and type(nxt) is MaxPooling2D and nxt.padding == "valid"
+                and layer.data_format == nxt.data_format == "channels_last"
+                and layer.activation in ("relu", "linear"))
+
+    def _relu_inside(self):
+        return self.layer.activation in ("relu", "linear")
+
+    def forward(self, x, training):
+        c = self.layer
+        pool = None if self.pool is None else (self.pool.pool_size, self.pool.strides)
+        z, cache = conv.conv2d_forward(x, c.params["kernel"], c.params.get("bias"), c.strides, c.padding,
+                                       relu=c.activation == "relu", ws=workspace(self), pool=pool,
+                                       training=training)
+        if self._relu_inside():
+            return z, cache
+        y, y_cache = self.activate(z)
+        return y, (cache, y_cache)
+
+    def backward(self, dy, cache):
+        if not self._relu_inside():
+            cache, y = cache
+            dy = self.deactivate(dy, y)
+        dx, dW, db = conv.conv2d_backward(dy, cache, need_dx=self.need_dx, ws=workspace(self),
+                                          relu_applied=self.activation_grad_given, input_relu=self.input_relu)
+        return dx, self.layer.trainable_gradients({"kernel": dW, "bias": db})
+
+
+class FastMaxPool(FastStep):
+    """MaxPooling2D in chunks; applies the ReLU derivative before it on the pooled gradient."""
+
+    absorbs_input_relu = True
+
+    @classmethod
+    def takes(cls, layer):
+        return layer.data_format == "channels_last"
+
+    def forward(self, x, training):
+        p = self.layer
+        return pooling.maxpool2d_forward(x, p.pool_size, p.strides, p.padding, training=training)
+
+    def backward(self, dy, cache):
+        return pooling.maxpool2d_backward(dy, cache, input_relu=self.input_relu), []
+
+
+class FastDense(FastStep):
+    """Dense with its large products split over the worker threads."""
+
+    def forward(self, x, training):
+        d = self.layer
+        z, cache = dense.dense_forward(x, d.params["kernel"], d.params.get("bias"))
+        y, y_cache = self.activate(z)
+        return y, (cache, y_cache)
+
+    def backward(self, dy, cache):
+        cache, y = cache
+        dx, dW, db = dense.dense_backward(self.deactivate(dy, y), cache, need_dx=self.need_dx)
+        return dx, self.layer.trainable_gradients({"kernel": dW, "bias": db})
+
+
+class FastDropout(FastStep):
+    """Dropout whose mask is drawn on the worker threads."""
+
+    def forward(self, x, training):
+        if not training or self.layer.rate == 0:
+            return x, None
+        return dropout.dropout_forward(x, self.layer.rate)
+
+    def backward(self, dy, mask):
+        return (dy if mask is None else dy * mask), []
+
+
+class FastBatchNormalization(FastStep):
+    """BatchNormalization over the last axis in row chunks, its centred input in a reused buffer."""
+
+    @classmethod
+    def takes(cls, layer):
+        ndim = len(layer.input_shape) + 1
+        return layer._feature_axis(ndim) == ndim - 1
+
+    def forward(self, x, training):
+        bn = self.layer
+        gamma, beta = bn._gamma_beta(np)
+        if not (training and bn.trainable):
+            return normalization.batchnorm_inference(x, gamma, beta, bn.params["moving_mean"],
+                                                     bn.params["moving_variance"], bn.epsilon), None
+        y, mean, var, cache = normalization.batchnorm_forward(x, gamma, beta, bn.epsilon, workspace(self))
+        bn.update_moving_statistics(mean, var)
+        return y, cache
+
+    def backward(self, dy, cache):
+        if cache is None:
+            dx, grads = self.layer.backward(dy, None)
+        else:
+            dx, dgamma, dbeta = normalization.batchnorm_backward(dy, cache)
+            grads = {"gamma": dgamma, "beta": dbeta}
+        return dx, self.layer.trainable_gradients(grads)
+
+
+STEPS = {Conv2D: FusedConvPool, MaxPooling2D: FastMaxPool, Dense: FastDense, Dropout: FastDropout,
+         BatchNormalization: FastBatchNormalization}
+"""The tuned step for each layer type (exact types: a subclass keeps its own forward/backward)."""
