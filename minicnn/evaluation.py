@@ -23,8 +23,7 @@ class Evaluator:
         self._plans = {}
 
     def _plan(self):
-        """The steps this model runs (:mod:`minicnn.plan`), made once per layer list, backend, loss
-        and fast-path setting."""
+        """The steps this model runs (minicnn.plan), made once per layers, backend, loss and path."""
         fast = backend.fast_path() and self._array_module() is np
         key = (fast, id(self.loss))
         plan = self._plans.get(key)
@@ -42,7 +41,8 @@ class Evaluator:
     def _check_x(self, x, what="x"):
         x = checks.as_array(x, what)
         checks.check_finite(x, what)
-        self._ensure_built(x)
+        if not self.built:
+            self._ensure_built(x)
         checks.check_sample_shape(x, self.input_shape_, what)
         return x
 

@@ -36,8 +36,7 @@ class Trainer(Evaluator):
         super().__init__()
         self.stop_training = False
         self.history = None
-        self._trainer_lock = threading.Lock()
-        self._trainer_thread = None
+        self._trainer_lock = threading.RLock()
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
         """Choose the optimizer, the loss and the metrics (``"accuracy"``/``"acc"``).
@@ -58,20 +57,14 @@ class Trainer(Evaluator):
     @contextlib.contextmanager
     def _training(self, what):
         """Hold the model for training by this thread (re-entrant: fit's callbacks may train)."""
-        me = threading.get_ident()
-        if self._trainer_thread == me:
-            yield
-            return
         if not self._trainer_lock.acquire(blocking=False):
             raise RuntimeError(
                 f"{what}: model '{self.name}' is already training in another thread. Train a model from "
                 "one thread at a time (predict and evaluate may run in others, on models that are not "
                 "training).")
-        self._trainer_thread = me
         try:
             yield
         finally:
-            self._trainer_thread = None
             self._trainer_lock.release()
 
     def train_on_batch(self, x, y):

@@ -102,11 +102,9 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
         x: (N, H, W, C) input; Wk: (KH, KW, C, F) kernel; b: (F,) bias, or None.
         relu: apply max(., 0) in place while each chunk's output is still in cache.
         ws: optional Workspace whose patch buffers are reused across calls.
-        pool: ``(pool_size, pool_strides)`` of a "valid" max pool to apply to each chunk's
-            output while it is in cache: the full-size output is never stored, and the ReLU
-            runs on the pooled values (max and ReLU commute).
-        training: False for inference: no cache (None is returned for it), and the pool keeps
-            no argmax (4 passes instead of 10 for a 2x2 pool).
+        pool: ``(pool_size, pool_strides)`` of a "valid" max pool applied to each chunk's output
+            in cache (the full-size output is never stored; ReLU runs on the pooled values).
+        training: False for inference: no cache (None returned) and no argmax kept.
     Returns:
         y (N, OH, OW, F) (pooled: (N, OH', OW', F)) and the cache :func:`conv2d_backward` needs.
     """
@@ -151,13 +149,11 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
     """Gradients of :func:`conv2d_forward`.
 
     Args:
-        dy: (N, OH, OW, F) gradient of the output (after the ReLU when the forward fused one;
-            of the pooled output when it fused a pool).
+        dy: (N, OH, OW, F) gradient of the output (of the pooled output when a pool was fused).
         need_dx: False skips the input gradient (the first layer of a model needs none).
-        relu_applied: dy is already the gradient of the pre-ReLU output (the next step applied
-            the fused ReLU's derivative).
-        input_relu: x is the output of a ReLU: return dx times (x > 0), the gradient of that
-            ReLU's input, computed while each chunk of dx is still in cache.
+        relu_applied: dy is already the gradient before the fused ReLU (the next step applied it).
+        input_relu: x is a ReLU's output: return dx * (x > 0), the gradient at that ReLU's input,
+            while each chunk of dx is in cache.
     Returns:
         dx (N, H, W, C) or None, dW (KH, KW, C, F), db (F,) or None.
     """
@@ -195,8 +191,7 @@ def conv2d_backward(dy, cache, need_dx=True, ws=None, relu_applied=False, input_
 
 
 def _unpool(dy, pool_size, pool_strides, arg, out_hw, ws):
-    """The gradient of the conv output (n, OH, OW, F) from that of its max pool dy (n, OH', OW', F)
-    and the pool's argmax ``arg`` (n, OH', OW', F)."""
+    """The conv output's gradient (n, OH, OW, F) from its max pool's dy and argmax (n, OH', OW', F)."""
     n, F = dy.shape[0], dy.shape[3]
     dz = scratch(ws, "dz_unpooled", (n, *out_hw, F), dy.dtype)
     if not pooling.tiles_exactly(out_hw, dy.shape[1:3], pool_size, pool_strides):
@@ -206,7 +201,7 @@ def _unpool(dy, pool_size, pool_strides, arg, out_hw, ws):
 
 
 def _relu_grad(dy, y, ws, name, out=None):
-    """:func:`~minicnn.ops.activations.relu_backward` into ``ws``'s buffers (or ``out``)."""
+    """relu_backward into ``ws``'s buffers (or ``out``)."""
     if out is None:
         out = scratch(ws, name + "_relu", dy.shape, dy.dtype)
     return relu_backward(dy, y, out=out, mask=scratch(ws, name + "_mask", dy.shape, bool))
@@ -215,10 +210,8 @@ def _relu_grad(dy, y, ws, name, out=None):
 def zero_padded(x, pads, ws, name):
     """x (N, H, W, C) padded with zeros by ``pads``, in a buffer of ``ws`` (a new array without).
 
-    The buffer's zero border is written once, when the workspace allocates it; after that only
-    the interior is copied. The name carries the per-sample shape and the pads, so a buffer only
-    ever serves one geometry (chunks of fewer samples use its first samples, laid out the same).
-    """
+    The zero border is written once, at allocation; after that only the interior is copied. The
+    name carries the geometry, so a buffer only ever serves one (smaller chunks use its start)."""
     if ws is None:
         return pad_nhwc(x, pads)
     (pt, pb), (pl, pr) = pads
@@ -261,12 +254,8 @@ def window_view(xpad, KH, KW, sh, sw, OH, OW):
 
 
 def strided(a, shape, strides):
-    """A view of a's memory with the given shape and strides (in bytes); no copy.
-
-    A C-contiguous array gets an ndarray built on its buffer (about 1 us; NumPy checks the extent
-    fits) rather than as_strided (about 6 us): a training step makes a few hundred of these
-    views, and they hold the GIL the worker threads share.
-    """
+    """A view of a's memory with the given shape and strides (bytes). An ndarray on the buffer costs
+    1 us against as_strided's 6: a step makes hundreds, holding the GIL the workers share."""
     if a.flags.c_contiguous:
         return np.ndarray(shape, a.dtype, a, 0, strides)
     return np.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)

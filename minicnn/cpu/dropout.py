@@ -10,11 +10,8 @@ SPLIT_ABOVE = 1 << 16
 
 
 def dropout_forward(x, rate):
-    """y = x * mask; returns y and the mask (all the backward needs).
-
-    Each half draws from its own generator, seeded by one draw of minicnn's generator and the
-    half's first row: the same masks for the same seed whatever the number of threads.
-    """
+    """y = x * mask, and the mask. Each half draws from a generator seeded by one draw of minicnn's
+    and the half's first row: the same masks for a seed whatever the number of threads."""
     seed = int(mrandom.generator().integers(2**63))
     y, mask = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
     N = x.shape[0]

@@ -69,22 +69,19 @@ class FusedConvPool(FastStep):
                 and layer.data_format == nxt.data_format == "channels_last"
                 and layer.activation in ("relu", "linear"))
 
-    def _relu_inside(self):
-        return self.layer.activation in ("relu", "linear")
-
     def forward(self, x, training):
         c = self.layer
         pool = None if self.pool is None else (self.pool.pool_size, self.pool.strides)
         z, cache = conv.conv2d_forward(x, c.params["kernel"], c.params.get("bias"), c.strides, c.padding,
                                        relu=c.activation == "relu", ws=workspace(self), pool=pool,
                                        training=training)
-        if self._relu_inside():
+        if self.layer.activation in ("relu", "linear"):
             return z, cache
         y, y_cache = self.activate(z)
         return y, (cache, y_cache)
 
     def backward(self, dy, cache):
-        if not self._relu_inside():
+        if self.layer.activation not in ("relu", "linear"):
             cache, y = cache
             dy = self.deactivate(dy, y)
         dx, dW, db = conv.conv2d_backward(dy, cache, need_dx=self.need_dx, ws=workspace(self),

@@ -73,13 +73,9 @@ def in_worker():
 
 @contextlib.contextmanager
 def cpu_threads():
-    """Run a whole training or inference step under this: BLAS one thread per call, our workers
-    spreading the batch over the cores. Idle OpenBLAS threads spin for a while after each
-    multi-threaded call and would steal the cores the chunk workers need.
-
-    Re-entrant, and shared by calling threads: the first to enter limits BLAS, the last to
-    leave restores it (threadpoolctl's setting is process-wide). The first step also applies
-    :func:`minicnn.cpu.allocator.tune_malloc` (once per process)."""
+    """The context of a whole CPU step: BLAS at one thread per call while our workers spread the
+    batch over the cores (idle OpenBLAS threads spin and would steal them). Re-entrant and shared
+    by calling threads: the first in limits BLAS, the last out restores it. Tunes malloc once."""
     tune_malloc()
     controller = _blas_controller() if num_threads() > 1 else False
     if not controller:
@@ -99,18 +95,14 @@ def cpu_threads():
 
 
 def run_chunks(fn, N, step):
-    """Call ``fn(lo, hi, t)`` for every chunk [lo, hi) of ``range(N)``, chunks of at most ``step``.
-
-    ``t`` is the worker running the chunk (the caller's thread is worker 0), so each worker can
-    own scratch buffers ``t``. Workers take the next chunk as they finish one rather than a fixed
-    share: on a shared machine a core is sometimes taken away for a while, and the other worker
-    then does more of the chunks instead of waiting at the end. Returns the chunks' results in
-    chunk order, so that sums over them are the same whatever the number of threads and
-    whichever worker ran which chunk.
+    """Call ``fn(lo, hi, t)`` for every chunk [lo, hi) of ``range(N)`` (at most ``step`` long) on the
+    workers, ``t`` the worker (the caller is 0, so each worker can own scratch ``t``); returns the
+    results in chunk order, so sums over them do not depend on the threads. Workers take the next
+    chunk as they finish one: a core the host takes away for a while leaves no share waiting.
     """
     chunks = chunk_bounds(N, step)
     T = min(num_threads(), len(chunks))
-    if T == 1 or in_worker() or not _blas_controller():
+    if T == 1 or in_worker():
         return [fn(lo, hi, 0) for lo, hi in chunks]
     results = [None] * len(chunks)
     # next() on an itertools.count is atomic under the GIL: each chunk index is handed out once.
@@ -135,10 +127,8 @@ def run_chunks(fn, N, step):
 
 
 def chunk_bounds(N, step):
-    """[(lo, hi), ...] covering range(N) in chunks of at most ``step`` whose sizes differ by at most
-    one, an even number of them when more than one: two workers then get equal shares (11
-    chunks of 3 samples would give one worker 6 and the other 5). The chunks depend on N and
-    step only, never on the number of threads, so neither do results summed over them."""
+    """[(lo, hi), ...] covering range(N) in chunks of at most ``step``, sizes within one, an even
+    number of them (two workers get equal shares); never dependent on the number of threads."""
     if N <= 0:
         return []
     n = -(-N // step)
@@ -148,8 +138,7 @@ def chunk_bounds(N, step):
 
 
 def sum_in_order(arrays):
-    """a0 + a1 + ... left to right, into a copy of a0: chunk results summed in chunk order give the
-    same bits whatever the number of threads that produced them."""
+    """a0 + a1 + ... left to right into a copy of a0: the same bits whatever the threads."""
     total = arrays[0].copy()
     for a in arrays[1:]:
         total += a

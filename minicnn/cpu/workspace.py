@@ -30,12 +30,8 @@ class Workspace:
         return self._threads[t]
 
     def get(self, name, shape, dtype, fill=None):
-        """An uninitialised array of ``shape`` and ``dtype``.
-
-        The memory behind a name only grows: a batch's last, smaller chunk gets a view of the
-        same buffer instead of a fresh allocation (and fresh page faults) every step.
-        ``fill``: a value written over the whole buffer when it is (re)allocated, never after.
-        """
+        """An uninitialised array; ``fill`` is written when the buffer is (re)allocated, never after.
+        A name's memory only grows: a batch's last, smaller chunk gets a view of the same buffer."""
         key = (name, shape, dtype)
         view = self._views.get(key)
         if view is not None:  # the common case, every step: a dict lookup

@@ -4,18 +4,14 @@ from minicnn import random as mrandom
 from minicnn.backend import is_cupy_array
 
 
-def dropout_mask(shape, rate, dtype, like):
-    """A mask of 0 and 1/(1-rate) values drawn from minicnn's seeded generator, on ``like``'s backend."""
-    if is_cupy_array(like):
-        u = mrandom.gpu_generator().random_sample(shape, dtype=dtype)
-    else:
-        u = mrandom.generator().random(shape, dtype=dtype)
-    return (u >= rate) * u.dtype.type(1 / (1 - rate))
-
-
 def dropout_forward(x, rate):
-    """y = x * mask; returns y and the mask (all the backward needs)."""
-    mask = dropout_mask(x.shape, rate, x.dtype, x)
+    """y = x * mask, the mask 0 or 1/(1-rate) drawn from minicnn's seeded generator on x's backend;
+    returns y and the mask (all the backward needs)."""
+    if is_cupy_array(x):
+        u = mrandom.gpu_generator().random_sample(x.shape, dtype=x.dtype)
+    else:
+        u = mrandom.generator().random(x.shape, dtype=x.dtype)
+    mask = (u >= rate) * x.dtype.type(1 / (1 - rate))
     return x * mask, mask
 
 

@@ -41,16 +41,8 @@ def categorical_crossentropy(y_true, y_pred):
 
 
 def softmax_crossentropy_backward(y_true, p):
-    """dL/dlogits of categorical crossentropy on p = softmax(logits).
-
-    Equals the chain rule through softmax, the row rescale and the clip: for rows whose
-    target probabilities are unclipped it is the familiar (p - y_true) / N.
-
-    Args:
-        y_true: (N, K) targets; p: (N, K) softmax output.
-    Returns:
-        (N, K) gradient with respect to the logits.
-    """
+    """dL/dlogits (N, K) of categorical crossentropy on p = softmax(logits) (N, K), targets y_true
+    (N, K): the chain rule through softmax, rescale and clip; (p - y_true) / N where unclipped."""
     xp = get_array_module(p)
     ym = y_true * _clip_mask(p, xp)
     dz = p * ym.sum(axis=-1, keepdims=True)

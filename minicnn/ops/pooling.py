@@ -27,14 +27,8 @@ def window(xpad, kh, kw, strides, out_hw):
 
 
 def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
-    """y[n, i, j, c] = max of x over window (i, j).
-
-    Args:
-        x: (N, H, W, C).
-    Returns:
-        y (N, OH, OW, C) and the cache for the backward: the argmax, the offset ``kh*PW + kw`` of
-        each window's *first* maximum (int32, (N, OH, OW, C)), plus the geometry.
-    """
+    """y (N, OH, OW, C), the max of x (N, H, W, C) over each window, and the backward's cache: the
+    argmax, the offset ``kh*PW + kw`` of each window's *first* maximum (N, OH, OW, C), and the geometry."""
     strides = strides or pool
     (OH, OW), pads = pool_geometry(x.shape, pool, strides, padding)
     (PH, PW), (sh, sw) = pool, strides

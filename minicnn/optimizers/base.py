@@ -84,16 +84,8 @@ class Optimizer:
         self.learning_rate = value
 
     def apply_gradients(self, params, grads):
-        """Update every array in ``params`` in place from the matching array in ``grads``.
-
-        Args:
-            params: list of parameter arrays (NumPy or CuPy), the same list on every call.
-            grads: list of gradient arrays, one per parameter, with the parameter's shape.
-
-        Raises:
-            ValueError: if the lists differ in length, a gradient's shape differs from its
-                parameter's, or the number of parameters changed since the first call.
-        """
+        """Update each array of ``params`` (the same list every call) in place from its gradient in
+        ``grads``. Raises ValueError for mismatched lengths or shapes, or a changed parameter count."""
         if len(params) != len(grads):
             raise ValueError(f"{type(self).__name__}: got {len(params)} parameters but "
                              f"{len(grads)} gradients; pass one gradient per parameter.")
