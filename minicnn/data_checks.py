@@ -65,19 +65,41 @@ def check_same_length(x, y, names=("x", "y")):
 
 
 def check_sample_shape(x, expected, what="x"):
-    """Raise ValueError when x's per-sample shape differs from the model's input shape."""
+    """Raise ValueError when x's per-sample shape differs from the model's input shape.
+
+    The message names the likely cause and the fix: a single sample without its batch axis, a
+    missing channel axis, flat rows for an image model (or images for a flat one), permuted axes.
+    """
     got = tuple(x.shape[1:])
-    if got == tuple(expected):
+    expected = tuple(expected)
+    if got == expected:
         return
-    hint = ""
-    if len(expected) == 3 and got == tuple(d for d in expected if d != 1) and 1 in expected:
-        hint = f" Add the channel axis, e.g. {what}.reshape(-1, {', '.join(map(str, expected))})."
-    elif len(expected) == 3 and sorted(got) == sorted(expected):
-        hint = (" The axes look permuted: check data_format (channels_last wants (rows, cols, channels))."
-                " Transpose the data or build the model for this layout.")
     raise ValueError(
-        f"{what} has per-sample shape {got} but the model expects {tuple(expected)} "
-        f"(full input shape {(None, *expected)}; got {tuple(x.shape)}).{hint}")
+        f"{what} has per-sample shape {got} but the model expects {expected} "
+        f"(full input shape {(None, *expected)}; got {tuple(x.shape)}).{_shape_hint(x.shape, expected, what)}")
+
+
+def _shape_hint(shape, expected, what):
+    """The sentence that says how to turn data of ``shape`` into batches of ``expected``."""
+    shape, squeezed = tuple(shape), tuple(d for d in expected if d != 1)
+    size = int(np.prod(expected))
+    full = ", ".join(map(str, expected))
+    if shape == expected:
+        return (f" It looks like a single sample with the batch axis missing: pass {what}[None] "
+                f"(or np.expand_dims({what}, 0)) for a batch of one.")
+    if 1 in expected and shape == squeezed:
+        return (f" It looks like a single sample with the batch and channel axes missing: pass "
+                f"{what}.reshape(1, {full}).")
+    if len(expected) == 3 and shape[1:] == squeezed and 1 in expected:
+        return f" Add the channel axis, e.g. {what}.reshape(-1, {full})."
+    if len(expected) > 1 and shape[1:] == (size,):
+        return f" The samples look flattened: reshape them, e.g. {what}.reshape(-1, {full})."
+    if len(expected) == 1 and len(shape) > 2 and int(np.prod(shape[1:])) == size:
+        return f" Flatten each sample, e.g. {what}.reshape(-1, {size}), or add Flatten() as the first layer."
+    if len(expected) == 3 and sorted(shape[1:]) == sorted(expected):
+        return (" The axes look permuted: check data_format (channels_last wants (rows, cols, channels))."
+                " Transpose the data or build the model for this layout.")
+    return ""
 
 
 def check_validation_split(validation_split):

@@ -305,6 +305,26 @@ def test_per_sample_shape_differs(data):
         model.fit(x, y, validation_data=(x[:, :4], y), verbose=0)
 
 
+def test_single_image_says_the_batch_axis_is_missing(data):
+    x, _ = data
+    model = small_cnn()
+    with raises(ValueError, "per-sample shape (8, 1)", "single sample", "batch axis", "x[None]",
+                "np.expand_dims(x, 0)"):
+        model.predict(x[0])
+    with raises(ValueError, "per-sample shape (8,)", "single sample", "x.reshape(1, 8, 8, 1)"):
+        model.predict(x[0, ..., 0])
+    assert model.predict(x[0][None]).shape == (1, 3)
+
+
+def test_flat_rows_for_an_image_model_and_images_for_a_flat_one(data):
+    x, y = data
+    with raises(ValueError, "per-sample shape (64,)", "flattened", "x.reshape(-1, 8, 8, 1)"):
+        small_cnn().fit(x.reshape(10, 64), y, verbose=0)
+    flat = Sequential([Dense(3, activation="softmax", input_shape=(64,))])
+    with raises(ValueError, "per-sample shape (8, 8, 1)", "x.reshape(-1, 64)", "Flatten()"):
+        flat.predict(x)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_in_inputs(data, bad):
     x, y = data
