@@ -150,10 +150,12 @@ def check_image_layout(layers, input_shape):
         small, big, window_along_small = shape[2], shape[:2], window[1]
         fixed, read_as = (shape[2], *shape[:2]), f"{shape[0]} channels of {shape[1]} rows by {shape[2]} column(s)"
     if small in (1, 3) and min(big) >= 8 and window_along_small > 1:
-        other = "channels_first" if data_format == "channels_last" else "channels_last"
+        other, ordering = ("channels_first", "th") if data_format == "channels_last" else ("channels_last", "tf")
         raise ValueError(
             f"{layer.name}: input shape {shape} looks like it has the channel axis on the wrong side: "
             f"with data_format='{data_format}' it is read as {read_as}. Use input_shape={fixed} "
             f"(and move the data's channel axis to match, e.g. np.moveaxis(x, "
             f"{'1, -1' if data_format == 'channels_last' else '-1, 1'})), or pass "
-            f"data_format='{other}' to the convolution and pooling layers.")
+            f"data_format='{other}' to the convolution and pooling layers (Keras 1: dim_ordering="
+            f"'{ordering}', or K.set_image_dim_ordering('{ordering}') before building, with "
+            "K = minicnn.backend).")

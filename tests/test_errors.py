@@ -200,13 +200,22 @@ def test_add_something_that_is_not_a_layer():
                                           ((3, 64, 48), "(64, 48, 3)")])
 def test_channels_first_shape_with_channels_last(first, shape, fixed):
     with raises(ValueError, f"input shape {shape}", "channel axis", "channels_last", f"input_shape={fixed}",
-                "data_format='channels_first'"):
+                "data_format='channels_first'", "dim_ordering='th'", "K.set_image_dim_ordering('th')"):
         Sequential([first(input_shape=shape)])
 
 
 def test_channels_last_shape_with_channels_first():
-    with raises(ValueError, "(28, 28, 1)", "channel axis", "input_shape=(1, 28, 28)", "data_format='channels_last'"):
+    with raises(ValueError, "(28, 28, 1)", "channel axis", "input_shape=(1, 28, 28)", "data_format='channels_last'",
+                "dim_ordering='tf'"):
         Sequential([Conv2D(8, (3, 3), padding="same", data_format="channels_first", input_shape=(28, 28, 1))])
+
+
+def test_the_keras_1_fixes_named_by_the_wrong_side_error_work():
+    from minicnn import backend as K
+    Sequential([Conv2D(8, (3, 3), dim_ordering="th", input_shape=(1, 28, 28))])
+    K.set_image_dim_ordering("th")
+    assert K.image_dim_ordering() == "th"
+    assert Sequential([Conv2D(8, (3, 3), input_shape=(1, 28, 28))]).output_shape == (None, 8, 26, 26)
 
 
 def test_wrong_channel_axis_behind_shape_keeping_layers_and_from_data():
