@@ -4,6 +4,7 @@ import warnings
 
 from minicnn.callbacks.logs import MetricDict, get_log
 from minicnn.callbacks.monitor import _MonitorCallback
+from minicnn.saving import check_file_name
 
 
 class ModelCheckpoint(_MonitorCallback):
@@ -15,7 +16,8 @@ class ModelCheckpoint(_MonitorCallback):
     is missing, it warns and saves). ``initial_value_threshold`` is the best value to beat first.
 
     Raises:
-        ValueError: for a ``save_freq`` other than ``'epoch'`` or a positive integer.
+        ValueError: for a ``save_freq`` other than ``'epoch'`` or a positive integer, or a
+            ``.h5``/``.hdf5``/``.keras`` filepath (minicnn writes ``.npz`` archives).
         KeyError: when ``filepath`` names a value the logs lack.
     """
 
@@ -27,6 +29,7 @@ class ModelCheckpoint(_MonitorCallback):
             raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' "
                              "or a positive integer (a number of batches).")
         self.filepath = os.fspath(filepath)
+        check_file_name(self.filepath, "ModelCheckpoint")
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
