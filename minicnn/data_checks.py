@@ -1,7 +1,7 @@
 """Validation of what users hand to fit/evaluate/predict, with errors that say how to fix it.
 
 Integer and uint8 images are accepted and converted to float32 batch by batch (as Keras does),
-so a (60000, 28, 28) uint8 array never needs a float copy of its own.
+so a (60000, 28, 28) uint8 array never needs a float copy of its own; they are not scaled.
 """
 import numbers
 
