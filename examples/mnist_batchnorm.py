@@ -9,7 +9,7 @@ the layers use the moving mean and variance gathered during training.
 The layers use ``momentum=0.9`` rather than Keras's default 0.99: the moving statistics keep
 a share ``momentum**steps`` of their starting values (mean 0, variance 1), and five epochs of the
 sample are only about 285 steps, after which 0.99 still leaves 6% of the start (enough to wreck
-test accuracy) while 0.9 leaves none. For runs of many thousand steps 0.99 is fine.
+test accuracy) while 0.9 leaves practically none. For runs of many thousand steps 0.99 is fine.
 """
 import os
 import sys
