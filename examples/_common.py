@@ -5,6 +5,7 @@ Every example takes the same flags: ``--epochs --batch-size --data --backend --p
 """
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -51,14 +52,32 @@ def setup(args):
         minicnn.utils.set_random_seed(args.seed)
 
 
+def load_from(load_data, path=None, asked=None):
+    """``load_data(path=path)``, or ``load_data()`` for no path, for ``--data`` (``asked``: its value).
+
+    Raises SystemExit (a message naming the path, exit status 1, no traceback) when the path
+    does not exist or no copy of the data set can be read or downloaded.
+    """
+    asked = asked or path
+    if path is not None and not Path(path).expanduser().exists():
+        raise SystemExit(f"--data {path}: no such file or folder (--help says what --data takes).")
+    try:
+        return load_data() if path is None else load_data(path=path)
+    except (OSError, ValueError) as e:  # DatasetNotFoundError, a corrupt file, a failed download
+        raise SystemExit(f"--data {asked}: {e}") from None
+
+
 def load_mnist(which):
-    """``(data, description)`` for ``--data``: 'sample', 'mnist', a path, or None (the best available)."""
+    """``(data, description)`` for ``--data``: 'sample', 'mnist', a path, or None (the best available).
+
+    Raises SystemExit with the reason when the asked-for data cannot be had.
+    """
     if which == "sample":
         return mnist.load_sample(), "Training on the embedded 10k MNIST sample (8000 train / 2000 test), as asked"
     if which == "mnist":
-        return mnist.load_data(), "Training on full MNIST"
+        return load_from(mnist.load_data, asked="mnist"), "Training on full MNIST"
     if which:
-        data = mnist.load_data(path=which)
+        data = load_from(mnist.load_data, which)
         return data, f"Training on MNIST from {which} ({len(data[0][0])} train / {len(data[1][0])} test)"
     return mnist.load_default()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import limit, parser, prepare_images, setup, train_and_report  # noqa: E402
+from _common import limit, load_from, parser, prepare_images, setup, train_and_report  # noqa: E402
 from mnist_conv import build_model  # noqa: E402
 
 from minicnn.datasets import fashion_mnist  # noqa: E402
@@ -27,8 +27,7 @@ def load(path):
     Raises SystemExit with what to do when no copy can be found.
     """
     if path:
-        data = fashion_mnist.load_data(path=path)
-        return data, f"Training on Fashion-MNIST from {path}"
+        return load_from(fashion_mnist.load_data, path), f"Training on Fashion-MNIST from {path}"
     try:
         return fashion_mnist.load_data(), "Training on Fashion-MNIST from the data directory"
     except OSError as e:  # DatasetNotFoundError, or a failed download

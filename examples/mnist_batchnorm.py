@@ -5,6 +5,11 @@
 Each normalised layer is ``Conv2D/Dense (no bias) -> BatchNormalization -> Activation("relu")``:
 BatchNormalization's beta takes the place of the bias, which it would cancel anyway. At test time
 the layers use the moving mean and variance gathered during training.
+
+The layers use ``momentum=0.9`` rather than Keras's default 0.99: the moving statistics keep
+a share ``momentum**steps`` of their starting values (mean 0, variance 1), and five epochs of the
+sample are only about 285 steps, after which 0.99 still leaves 6% of the start (enough to wreck
+test accuracy) while 0.9 leaves practically none. For runs of many thousand steps 0.99 is fine.
 """
 import os
 import sys
@@ -18,19 +23,23 @@ from minicnn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropo
 from minicnn.models import Sequential  # noqa: E402
 
 
+# Suits short runs: see the module docstring.
+BN_MOMENTUM = 0.9
+
+
 def build_model():
     return Sequential([
         Conv2D(32, (3, 3), use_bias=False, input_shape=(28, 28, 1)),
-        BatchNormalization(),
+        BatchNormalization(momentum=BN_MOMENTUM),
         Activation("relu"),
         Conv2D(32, (3, 3), use_bias=False),
-        BatchNormalization(),
+        BatchNormalization(momentum=BN_MOMENTUM),
         Activation("relu"),
         MaxPooling2D(pool_size=(2, 2)),
         Dropout(0.25),
         Flatten(),
         Dense(128, use_bias=False),
-        BatchNormalization(),
+        BatchNormalization(momentum=BN_MOMENTUM),
         Activation("relu"),
         Dropout(0.5),
         Dense(10, activation="softmax"),

@@ -1,7 +1,7 @@
 """Validation of what users hand to fit/evaluate/predict, with errors that say how to fix it.
 
 Integer and uint8 images are accepted and converted to float32 batch by batch (as Keras does),
-so a (60000, 28, 28) uint8 array never needs a float copy of its own.
+so a (60000, 28, 28) uint8 array never needs a float copy of its own; they are not scaled.
 """
 import numbers
 
@@ -65,19 +65,41 @@ def check_same_length(x, y, names=("x", "y")):
 
 
 def check_sample_shape(x, expected, what="x"):
-    """Raise ValueError when x's per-sample shape differs from the model's input shape."""
+    """Raise ValueError when x's per-sample shape differs from the model's input shape.
+
+    The message names the likely cause and the fix: a single sample without its batch axis, a
+    missing channel axis, flat rows for an image model (or images for a flat one), permuted axes.
+    """
     got = tuple(x.shape[1:])
-    if got == tuple(expected):
+    expected = tuple(expected)
+    if got == expected:
         return
-    hint = ""
-    if len(expected) == 3 and got == tuple(d for d in expected if d != 1) and 1 in expected:
-        hint = f" Add the channel axis, e.g. {what}.reshape(-1, {', '.join(map(str, expected))})."
-    elif len(expected) == 3 and sorted(got) == sorted(expected):
-        hint = (" The axes look permuted: check data_format (channels_last wants (rows, cols, channels))."
-                " Transpose the data or build the model for this layout.")
     raise ValueError(
-        f"{what} has per-sample shape {got} but the model expects {tuple(expected)} "
-        f"(full input shape {(None, *expected)}; got {tuple(x.shape)}).{hint}")
+        f"{what} has per-sample shape {got} but the model expects {expected} "
+        f"(full input shape {(None, *expected)}; got {tuple(x.shape)}).{_shape_hint(x.shape, expected, what)}")
+
+
+def _shape_hint(shape, expected, what):
+    """The sentence that says how to turn data of ``shape`` into batches of ``expected``."""
+    shape, squeezed = tuple(shape), tuple(d for d in expected if d != 1)
+    size = int(np.prod(expected))
+    full = ", ".join(map(str, expected))
+    if shape == expected:
+        return (f" It looks like a single sample with the batch axis missing: pass {what}[None] "
+                f"(or np.expand_dims({what}, 0)) for a batch of one.")
+    if 1 in expected and shape == squeezed:
+        return (f" It looks like a single sample with the batch and channel axes missing: pass "
+                f"{what}.reshape(1, {full}).")
+    if len(expected) == 3 and shape[1:] == squeezed and 1 in expected:
+        return f" Add the channel axis, e.g. {what}.reshape(-1, {full})."
+    if len(expected) > 1 and shape[1:] == (size,):
+        return f" The samples look flattened: reshape them, e.g. {what}.reshape(-1, {full})."
+    if len(expected) == 1 and len(shape) > 2 and int(np.prod(shape[1:])) == size:
+        return f" Flatten each sample, e.g. {what}.reshape(-1, {size}), or add Flatten() as the first layer."
+    if len(expected) == 3 and sorted(shape[1:]) == sorted(expected):
+        return (" The axes look permuted: check data_format (channels_last wants (rows, cols, channels))."
+                " Transpose the data or build the model for this layout.")
+    return ""
 
 
 def check_validation_split(validation_split):
@@ -128,10 +150,12 @@ def check_image_layout(layers, input_shape):
         small, big, window_along_small = shape[2], shape[:2], window[1]
         fixed, read_as = (shape[2], *shape[:2]), f"{shape[0]} channels of {shape[1]} rows by {shape[2]} column(s)"
     if small in (1, 3) and min(big) >= 8 and window_along_small > 1:
-        other = "channels_first" if data_format == "channels_last" else "channels_last"
+        other, ordering = ("channels_first", "th") if data_format == "channels_last" else ("channels_last", "tf")
         raise ValueError(
             f"{layer.name}: input shape {shape} looks like it has the channel axis on the wrong side: "
             f"with data_format='{data_format}' it is read as {read_as}. Use input_shape={fixed} "
             f"(and move the data's channel axis to match, e.g. np.moveaxis(x, "
             f"{'1, -1' if data_format == 'channels_last' else '-1, 1'})), or pass "
-            f"data_format='{other}' to the convolution and pooling layers.")
+            f"data_format='{other}' to the convolution and pooling layers (Keras 1: dim_ordering="
+            f"'{ordering}', or K.set_image_dim_ordering('{ordering}') before building, with "
+            "K = minicnn.backend).")

@@ -22,11 +22,23 @@ class Loss:
         return self._fn(y_true, y_pred)
 
     def prepare_targets(self, y, K, dtype):
-        """Targets on the right backend/dtype for a batch; ``K`` is the model's output size."""
+        """Targets on the right backend/dtype for a batch; ``K`` is the model's output size.
+
+        1-D targets (N,) become (N, 1): :meth:`check_targets` lets them through only for a
+        one-unit output, and the loss must not broadcast (N,) against (N, 1) into (N, N).
+        """
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
         return y.astype(dtype, copy=False)
 
     def check_targets(self, y, output_shape):
-        """Raise ValueError when targets ``y`` (N, ...) cannot go with outputs (N, *output_shape)."""
+        """Raise ValueError when targets ``y`` (N, ...) cannot go with outputs (N, *output_shape).
+
+        As in Keras, targets of shape (N,) go with a one-unit output (1,): regression or binary
+        classification with one label per sample.
+        """
+        if y.ndim == 1 and tuple(output_shape) == (1,):
+            return
         if tuple(y.shape[1:]) != tuple(output_shape):
             raise ValueError(
                 f"Targets have per-sample shape {tuple(y.shape[1:])} but the model outputs "

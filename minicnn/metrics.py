@@ -3,13 +3,23 @@ back to the host only when the progress display or a callback needs them.
 
 ``"accuracy"``/``"acc"`` resolves by the loss, as Keras does: categorical accuracy (argmax
 match) for categorical crossentropy, sparse categorical accuracy for integer labels, binary
-accuracy (threshold 0.5) for binary crossentropy.
+accuracy (threshold 0.5) for binary crossentropy and, as in Keras, for any one-unit output.
+
+Targets of shape (N,) for a one-unit output (N, 1) are read as (N, 1).
 """
 ACCURACY_NAMES = ("accuracy", "acc")
 
 
+def _like_output(y_true, y_pred):
+    """(N,) targets as (N, 1) for a one-unit output; other targets unchanged."""
+    return y_true.reshape(-1, 1) if y_true.ndim == 1 and y_pred.ndim == 2 else y_true
+
+
 def categorical_accuracy(y_true, y_pred):
-    """Number of rows whose argmax matches; y (N, K)."""
+    """Number of rows whose argmax matches; y (N, K). For K = 1 an argmax always matches, so a
+    one-unit output is scored by :func:`binary_accuracy`, as Keras's "accuracy" does."""
+    if y_pred.shape[-1] == 1:
+        return binary_accuracy(y_true, y_pred)
     return (y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)).sum()
 
 
@@ -20,7 +30,7 @@ def sparse_categorical_accuracy(labels, y_pred):
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Per-sample mean of thresholded matches, summed over the batch (Keras averages the last axis)."""
-    match = (y_pred > threshold) == (y_true > 0.5)
+    match = (y_pred > threshold) == (_like_output(y_true, y_pred) > 0.5)
     return match.reshape(match.shape[0], -1).mean(axis=-1).sum()
 
 

@@ -1,18 +1,25 @@
 """The one random generator every random draw in minicnn uses (initialisers, dropout, shuffling).
 
 ``set_seed(seed)`` (public as ``minicnn.utils.set_random_seed``) reseeds it, and NumPy's global
-generator too, because the classic tutorials call ``np.random.seed`` and expect that to matter.
-With no seed the generator is seeded from the operating system.
+generator too. Without ``set_seed`` the generator takes its seed from NumPy's global generator
+at its first use, so the classic tutorial line ``np.random.seed(1337)`` makes runs repeatable, and
+runs without any seed still differ (NumPy seeds its global generator from the operating system).
 """
 import random as _pyrandom
 
 import numpy as np
 
-_state = {"rng": np.random.default_rng(), "seed": None, "gpu_rng": None}
+_state = {"rng": None, "seed": None, "gpu_rng": None}
 
 
 def generator():
-    """The host ``numpy.random.Generator`` used for initialisers, shuffling and CPU dropout."""
+    """The host ``numpy.random.Generator`` used for initialisers, shuffling and CPU dropout.
+
+    Created at the first call unless :func:`set_seed` came first, seeded from ``np.random``.
+    """
+    if _state["rng"] is None:
+        # 128 bits, so that unseeded runs do not collide; this consumes four draws of np.random.
+        _state["rng"] = np.random.default_rng(np.random.randint(2**32, size=4, dtype=np.uint64))
     return _state["rng"]
 
 
@@ -49,7 +56,7 @@ def set_seed(seed):
 
 def get_state():
     """A snapshot of the host generator's state (for replaying the same draws)."""
-    return _state["rng"].bit_generator.state
+    return generator().bit_generator.state
 
 
 def set_state(state):
@@ -58,5 +65,5 @@ def set_state(state):
     GPU draws replay too: the GPU generator is dropped and reseeded from the restored host
     generator at its next use (CuPy's RandomState has no state to snapshot).
     """
-    _state["rng"].bit_generator.state = state
+    generator().bit_generator.state = state
     _state["gpu_rng"] = None

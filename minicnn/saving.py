@@ -55,6 +55,27 @@ def atomic_write(filepath, write, overwrite=True):
         raise
 
 
+# Names that promise a format minicnn does not write (HDF5, the Keras 3 archive).
+FOREIGN_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
+def check_file_name(filepath, what="save"):
+    """Raise ValueError when ``filepath`` names a Keras format (``.h5``, ``.hdf5``, ``.keras``).
+
+    minicnn writes a ``.npz`` archive; under an HDF5 or Keras name it would mislead h5py and
+    Keras, which then fail on the file. Refusing before anything is written keeps old files intact.
+    """
+    name = os.fspath(filepath)
+    suffix = next((s for s in FOREIGN_SUFFIXES if name.lower().endswith(s)), None)
+    if suffix is None:
+        return
+    kind = "the Keras 3 format" if suffix == ".keras" else "an HDF5 file"
+    raise ValueError(
+        f"{what}: {name!r} names {kind}, but minicnn writes a .npz archive (NumPy's zip format), which "
+        f"h5py and Keras could not open under that name. Use a .npz name, e.g. "
+        f"{name[:-len(suffix)] + '.npz'!r}. Nothing was written.")
+
+
 def _compile_config(model):
     if not model.compiled:
         return None
@@ -67,7 +88,12 @@ def _weight_arrays(model):
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
-    """Write architecture, weights and (optionally) optimizer state of ``model`` to ``filepath``."""
+    """Write architecture, weights and (optionally) optimizer state of ``model`` to ``filepath``.
+
+    Raises:
+        ValueError: for a ``.h5``, ``.hdf5`` or ``.keras`` name (nothing is written).
+    """
+    check_file_name(filepath, "save")
     model._ensure_built()
     arrays = _weight_arrays(model)
     compile_config = _compile_config(model)
@@ -81,7 +107,12 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Write only the weights (and the config, to check the architecture on load)."""
+    """Write only the weights (and the config, to check the architecture on load).
+
+    Raises:
+        ValueError: for a ``.h5``, ``.hdf5`` or ``.keras`` name (nothing is written).
+    """
+    check_file_name(filepath, "save_weights")
     model._ensure_built()
     arrays = _weight_arrays(model)
     arrays["minicnn_format"] = np.array(FORMAT_VERSION)
@@ -100,6 +131,10 @@ def _read(filepath):
     except OSError as e:
         raise ValueError(f"{filepath} cannot be read as a minicnn model file ({type(e).__name__}: {e}).") from None
     # Anything but a zip would make np.load try a .npy or a pickle: refuse it before that.
+    if magic == b"\x89HDF":
+        raise ValueError(
+            f"{filepath} is an HDF5 file (a Keras .h5 model or weights file?); minicnn reads only the "
+            ".npz archives written by model.save or save_weights.")
     if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise ValueError(
             f"{filepath} is not a minicnn model file: expected a .npz (zip) archive written by "

@@ -34,3 +34,10 @@ def _numpy_backend_and_names():
     yield
     minicnn.set_backend("numpy")
     backend.set_image_data_format("channels_last")
+
+
+@pytest.fixture(autouse=True)
+def _no_live_progress_line():
+    """Each test starts with no progress bar line left open on stdout by an earlier one."""
+    from minicnn.utils import progbar
+    progbar._line["open"] = False

@@ -243,24 +243,56 @@ def test_checkpoint_best_only_saves_on_improvement(tmp_path, capsys):
     assert run["model"].saved == ["w.01-1.00.npz", "w.02-0.80.npz", "w.04-0.50.npz"]
     assert sorted(os.listdir(tmp_path / "ck")) == run["model"].saved
     d = tmp_path / "ck"
+    # Deliberately not Keras 3.15.1's output, which adds a blank line before each message (it
+    # leaves a terminal's bar line; minicnn writes that newline only below a live bar), a second
+    # "finished saving model to" line per save, and starts from "None" where Keras 2 said "inf".
     assert capsys.readouterr().out == (
-        f"\nEpoch 1: val_loss improved from None to 1.00000, saving model to {d}/w.01-1.00.npz\n"
-        f"\nEpoch 1: finished saving model to {d}/w.01-1.00.npz\n"
-        f"\nEpoch 2: val_loss improved from 1.00000 to 0.80000, saving model to {d}/w.02-0.80.npz\n"
-        f"\nEpoch 2: finished saving model to {d}/w.02-0.80.npz\n"
-        "\nEpoch 3: val_loss did not improve from 0.80000\n"
-        f"\nEpoch 4: val_loss improved from 0.80000 to 0.50000, saving model to {d}/w.04-0.50.npz\n"
-        f"\nEpoch 4: finished saving model to {d}/w.04-0.50.npz\n")
+        f"Epoch 1: val_loss improved from inf to 1.00000, saving model to {d}/w.01-1.00.npz\n"
+        f"Epoch 2: val_loss improved from 1.00000 to 0.80000, saving model to {d}/w.02-0.80.npz\n"
+        "Epoch 3: val_loss did not improve from 0.80000\n"
+        f"Epoch 4: val_loss improved from 0.80000 to 0.50000, saving model to {d}/w.04-0.50.npz\n")
 
 
 def test_checkpoint_every_epoch_max_mode_threshold_and_alias(tmp_path, capsys):
     run = fit([C.ModelCheckpoint(str(tmp_path / "m{epoch}.npz"), verbose=1)], series("val_loss", [1.0, 0.8]))
     assert run["model"].saved == ["m1.npz", "m2.npz"]
-    assert capsys.readouterr().out.startswith(f"\nEpoch 1: saving model to {tmp_path}/m1.npz\n")
+    assert capsys.readouterr().out == (f"Epoch 1: saving model to {tmp_path}/m1.npz\n"
+                                       f"Epoch 2: saving model to {tmp_path}/m2.npz\n")
     run = fit([C.ModelCheckpoint(str(tmp_path / "acc{epoch}-{val_acc:.2f}.npz"), monitor="val_acc",
                                  save_best_only=True, initial_value_threshold=0.5)],
               series("val_accuracy", [0.4, 0.6, 0.55, 0.7]))
     assert run["model"].saved == ["acc2-0.60.npz", "acc4-0.70.npz"]
+
+
+def test_checkpoint_messages_during_a_real_fit(tmp_path, capsys):
+    from minicnn import Sequential
+    from minicnn.layers import Dense
+    x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(32, 2)
+    y = np.eye(2, dtype=np.float32)[(x[:, 0] > 0).astype(int)]
+    model = Sequential([Dense(2, activation="softmax", input_dim=2)])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, validation_split=0.25, verbose=1, callbacks=[
+        C.ModelCheckpoint(str(tmp_path / "best.npz"), monitor="val_accuracy", save_best_only=True, verbose=1)])
+    lines = capsys.readouterr().out.splitlines()
+    assert "" not in lines
+    saves = [line for line in lines if line.startswith("Epoch 1: ")]
+    assert len(saves) == 1 and re.fullmatch(
+        rf"Epoch 1: val_accuracy improved from -inf to \d\.\d{{5}}, saving model to {tmp_path}/best.npz", saves[0])
+
+
+def test_messages_leave_a_live_bar_line_without_blank_lines(monkeypatch, capsys):
+    from minicnn.utils import progbar
+    monkeypatch.setattr(progbar, "_dynamic_display", lambda stream: True)
+    bar = progbar.Progbar(4)
+    bar.update(1)
+    progbar.print_message("Epoch 1: saving model to m.npz")
+    bar.update(4)
+    progbar.print_message("Epoch 1: another message")
+    lines = capsys.readouterr().out.split("\n")
+    # The live bar line is ended once, by the first message; the finished bar ends its own line.
+    assert len(lines) == 5 and lines[0].startswith("\r") and "1/4" in lines[0] and "4/4" in lines[2]
+    assert lines[1] == "Epoch 1: saving model to m.npz"
+    assert lines[3] == "Epoch 1: another message" and lines[4] == ""
 
 
 def test_checkpoint_every_n_batches(tmp_path):
@@ -285,9 +317,9 @@ def test_scheduler_sets_the_rate_before_each_epoch(capsys):
     run = fit([C.LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1), verbose=1)], series("loss", [1] * 3))
     assert run["lrs"] == [0.1, 0.05, 0.1 / 3]
     assert capsys.readouterr().out == (
-        "\nEpoch 1: LearningRateScheduler setting learning rate to 0.1.\n"
-        "\nEpoch 2: LearningRateScheduler setting learning rate to 0.05.\n"
-        "\nEpoch 3: LearningRateScheduler setting learning rate to 0.03333333333333333.\n")
+        "Epoch 1: LearningRateScheduler setting learning rate to 0.1.\n"
+        "Epoch 2: LearningRateScheduler setting learning rate to 0.05.\n"
+        "Epoch 3: LearningRateScheduler setting learning rate to 0.03333333333333333.\n")
 
     def halve(epoch, lr):
         return lr * 0.5 if epoch else lr
@@ -304,7 +336,7 @@ def test_reduce_on_plateau_with_cooldown_and_min_lr(capsys):
               series("val_loss", [1.0] * 9))
     assert run["lrs"] == [1.0, 1.0, 0.5, 0.25, 0.125, 0.1, 0.1, 0.1, 0.1]
     assert capsys.readouterr().out == "".join(
-        f"\nEpoch {e}: ReduceLROnPlateau reducing learning rate to {lr}.\n"
+        f"Epoch {e}: ReduceLROnPlateau reducing learning rate to {lr}.\n"
         for e, lr in [(2, 0.5), (3, 0.25), (4, 0.125), (5, 0.1)])
 
 

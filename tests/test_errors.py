@@ -200,13 +200,22 @@ def test_add_something_that_is_not_a_layer():
                                           ((3, 64, 48), "(64, 48, 3)")])
 def test_channels_first_shape_with_channels_last(first, shape, fixed):
     with raises(ValueError, f"input shape {shape}", "channel axis", "channels_last", f"input_shape={fixed}",
-                "data_format='channels_first'"):
+                "data_format='channels_first'", "dim_ordering='th'", "K.set_image_dim_ordering('th')"):
         Sequential([first(input_shape=shape)])
 
 
 def test_channels_last_shape_with_channels_first():
-    with raises(ValueError, "(28, 28, 1)", "channel axis", "input_shape=(1, 28, 28)", "data_format='channels_last'"):
+    with raises(ValueError, "(28, 28, 1)", "channel axis", "input_shape=(1, 28, 28)", "data_format='channels_last'",
+                "dim_ordering='tf'"):
         Sequential([Conv2D(8, (3, 3), padding="same", data_format="channels_first", input_shape=(28, 28, 1))])
+
+
+def test_the_keras_1_fixes_named_by_the_wrong_side_error_work():
+    from minicnn import backend as K
+    Sequential([Conv2D(8, (3, 3), dim_ordering="th", input_shape=(1, 28, 28))])
+    K.set_image_dim_ordering("th")
+    assert K.image_dim_ordering() == "th"
+    assert Sequential([Conv2D(8, (3, 3), input_shape=(1, 28, 28))]).output_shape == (None, 8, 26, 26)
 
 
 def test_wrong_channel_axis_behind_shape_keeping_layers_and_from_data():
@@ -303,6 +312,26 @@ def test_per_sample_shape_differs(data):
         model.evaluate(np.zeros((10, 9, 9, 1), np.float32), y, verbose=0)
     with raises(ValueError, "x_val has per-sample shape (4, 8, 1)"):
         model.fit(x, y, validation_data=(x[:, :4], y), verbose=0)
+
+
+def test_single_image_says_the_batch_axis_is_missing(data):
+    x, _ = data
+    model = small_cnn()
+    with raises(ValueError, "per-sample shape (8, 1)", "single sample", "batch axis", "x[None]",
+                "np.expand_dims(x, 0)"):
+        model.predict(x[0])
+    with raises(ValueError, "per-sample shape (8,)", "single sample", "x.reshape(1, 8, 8, 1)"):
+        model.predict(x[0, ..., 0])
+    assert model.predict(x[0][None]).shape == (1, 3)
+
+
+def test_flat_rows_for_an_image_model_and_images_for_a_flat_one(data):
+    x, y = data
+    with raises(ValueError, "per-sample shape (64,)", "flattened", "x.reshape(-1, 8, 8, 1)"):
+        small_cnn().fit(x.reshape(10, 64), y, verbose=0)
+    flat = Sequential([Dense(3, activation="softmax", input_shape=(64,))])
+    with raises(ValueError, "per-sample shape (8, 8, 1)", "x.reshape(-1, 64)", "Flatten()"):
+        flat.predict(x)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

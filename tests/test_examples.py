@@ -83,6 +83,30 @@ def test_bad_flags_are_refused(example_module, capsys):
     assert "expected a positive integer" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", MNIST_EXAMPLES + ["fashion_mnist_conv"])
+def test_a_missing_data_path_is_a_clear_exit(tmp_path, name):
+    env = {**os.environ, "MINICNN_DATA": str(tmp_path / "no-data-here")}
+    done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--data", "/nonexistent/path"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.stderr.startswith("--data /nonexistent/path: no such file or folder"), done.stderr[-3000:]
+
+
+def test_a_folder_without_the_data_set_is_a_clear_exit(example_module, monkeypatch, tmp_path):
+    from minicnn.datasets import DatasetNotFoundError
+    common = example_module("_common")
+
+    def load_data(path=None):
+        raise DatasetNotFoundError(f"MNIST was not found. Tried, in order: path={path!r}")
+    with pytest.raises(SystemExit) as exit_info:
+        common.load_from(load_data, str(tmp_path))
+    assert str(exit_info.value.code) == f"--data {tmp_path}: MNIST was not found. Tried, in order: path='{tmp_path}'"
+    monkeypatch.setattr(common.mnist, "load_data", load_data)
+    with pytest.raises(SystemExit) as exit_info:
+        common.load_mnist("mnist")
+    assert str(exit_info.value.code).startswith("--data mnist: MNIST was not found")
+
+
 def test_unavailable_backend_is_a_clear_exit(example_module):
     from minicnn.backend import BackendUnavailableError, set_backend
     try:
@@ -127,7 +151,7 @@ def test_fashion_default_falls_back_to_the_shared_copy(example_module, monkeypat
         fashion.load(None)
     message = str(exit_info.value.code)
     assert "No Fashion-MNIST found" in message and "tried the data directory" in message and "--data" in message
-    assert fashion.load("given/path")[0] == "data from given/path"  # an explicit path is used as given
+    assert fashion.load(str(tmp_path))[0] == f"data from {tmp_path}"  # an explicit path is used as given
 
 
 def test_fashion_shared_copy_is_beside_the_repository(example_module):

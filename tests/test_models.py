@@ -149,6 +149,36 @@ def test_sparse_loss_equals_categorical(small_problem):
     assert sparse.evaluate(x, labels, verbose=0) == pytest.approx(dense.evaluate(x, y, verbose=0), rel=1e-6)
 
 
+@pytest.mark.parametrize("loss,activation", [("binary_crossentropy", "sigmoid"), ("mse", "linear")])
+def test_one_dimensional_targets_for_a_one_unit_output(small_problem, loss, activation):
+    # Keras reads targets (N,) as (N, 1) for a one-unit output: the same run, the same numbers.
+    x, _, labels = small_problem
+    y = (labels > 0).astype(np.float32)
+
+    def run(targets):
+        set_random_seed(7)
+        model = Sequential([Dense(8, activation="relu", input_dim=5), Dense(1, activation=activation)])
+        model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+        h = model.fit(x, targets, batch_size=8, epochs=3, validation_split=0.25, verbose=0)
+        scores = model.evaluate(x, targets, verbose=0), model.train_on_batch(x[:8], targets[:8])
+        return model.get_weights(), h.history, scores
+    (w1, h1, s1), (w2, h2, s2) = run(y), run(y.reshape(-1, 1))
+    assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
+    assert h1 == h2 and s1 == s2
+    # The accuracy is that of 0.5-thresholded outputs, not a constant.
+    p = Sequential([Dense(8, activation="relu", input_dim=5), Dense(1, activation=activation)])
+    p.set_weights(w1)
+    expected = np.mean((p.predict(x)[:, 0] > 0.5) == (y > 0.5))
+    assert s1[0][1] == pytest.approx(expected)
+    assert 0 < expected < 1
+
+
+def test_one_dimensional_targets_for_several_outputs_are_still_refused(small_problem):
+    x, _, labels = small_problem
+    with pytest.raises(ValueError, match="per-sample shape"):
+        compiled_mlp(loss="mse").fit(x, labels.astype(np.float32), verbose=0)
+
+
 def test_train_on_batch_reduces_loss(small_problem):
     x, y, _ = small_problem
     model = compiled_mlp()

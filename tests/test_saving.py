@@ -5,6 +5,7 @@ same continued training, bit for bit. Files are plain .npz archives without pick
 (Damaged, foreign and other-version files are tested with the hardening tests of issue 7.)
 """
 import os
+import re
 
 import numpy as np
 import pytest
@@ -234,6 +235,31 @@ def test_save_accepts_str_and_path_and_writes_exactly_there(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.weights"]
     x, _ = data(4)
     np.testing.assert_array_equal(load_model(tmp_path / "b.weights").predict(x), model.predict(x))
+
+
+@pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.keras", "MODEL.H5", "m.weights.h5"])
+def test_hdf5_and_keras_names_are_refused_and_nothing_is_written(tmp_path, name):
+    from minicnn.callbacks import ModelCheckpoint
+    model = cnn()
+    stem = name[:name.lower().rindex(".")]
+    for save in (model.save, model.save_weights):
+        with pytest.raises(ValueError, match=rf"{re.escape(name)}.*\.npz.*/{re.escape(stem)}\.npz'"):
+            save(tmp_path / name)
+    with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.npz"):
+        ModelCheckpoint(str(tmp_path / ("ck-{epoch}-" + name)))
+    assert os.listdir(tmp_path) == []
+    # A file already there under that name is left as it was.
+    (tmp_path / name).write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(ValueError):
+        model.save(tmp_path / name)
+    assert (tmp_path / name).read_bytes() == b"\x89HDF\r\n\x1a\n"
+
+
+def test_loading_a_keras_hdf5_file_says_what_it_is(tmp_path):
+    path = tmp_path / "keras_model.npz"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match="is an HDF5 file.*Keras"):
+        load_model(path)
 
 
 # -- save_weights / load_weights ------------------------------------------------------------------

@@ -29,3 +29,13 @@ def test_fashion_example_on_full_fashion_mnist(shared_data):
                                 "--epochs", "3", "--seed", "0")
     # Three epochs of the tutorial recipe on all 54,000 training images (12 epochs: 91.5%).
     assert accuracy > 0.88, out[-2000:]
+
+
+def test_batchnorm_example_with_its_documented_command():
+    # The command in the example's docstring, seeded. With Keras's default momentum 0.99 the
+    # moving statistics still held 6% of their starting values after these 285 steps: 15.95%
+    # test accuracy (seed 0). With the example's momentum 0.9: 97.15% (seed 0), 97.45% (seed 1),
+    # 97.65% (unseeded), on the development machine.
+    accuracy, out = run_example("mnist_batchnorm.py", "--data", "sample", "--epochs", "5", "--seed", "0")
+    assert "embedded 10k MNIST sample" in out
+    assert accuracy >= 0.97, out[-2000:]

@@ -1,9 +1,12 @@
 """ModelCheckpoint: save the model or its weights every epoch, every N batches, or on improvement."""
+import operator
 import os
 import warnings
 
 from minicnn.callbacks.logs import MetricDict, get_log
 from minicnn.callbacks.monitor import _MonitorCallback
+from minicnn.saving import check_file_name
+from minicnn.utils.progbar import print_message
 
 
 class ModelCheckpoint(_MonitorCallback):
@@ -14,8 +17,12 @@ class ModelCheckpoint(_MonitorCallback):
     are created. With ``save_best_only`` it saves only when ``monitor`` improves (if ``monitor``
     is missing, it warns and saves). ``initial_value_threshold`` is the best value to beat first.
 
+    With ``verbose=1`` it prints one line per epoch, as Keras does:
+    ``Epoch 3: val_loss improved from 0.12000 to 0.11000, saving model to w.npz``.
+
     Raises:
-        ValueError: for a ``save_freq`` other than ``'epoch'`` or a positive integer.
+        ValueError: for a ``save_freq`` other than ``'epoch'`` or a positive integer, or a
+            ``.h5``/``.hdf5``/``.keras`` filepath (minicnn writes ``.npz`` archives).
         KeyError: when ``filepath`` names a value the logs lack.
     """
 
@@ -27,6 +34,7 @@ class ModelCheckpoint(_MonitorCallback):
             raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' "
                              "or a positive integer (a number of batches).")
         self.filepath = os.fspath(filepath)
+        check_file_name(self.filepath, "ModelCheckpoint")
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
@@ -69,13 +77,11 @@ class ModelCheckpoint(_MonitorCallback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
-        if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
     def _should_save(self, epoch, logs, path):
         if not self.save_best_only:
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: saving model to {path}")
+                print_message(f"Epoch {epoch + 1}: saving model to {path}")
             return True
         if self.monitor_op is None:
             self._set_monitor_op()
@@ -83,15 +89,16 @@ class ModelCheckpoint(_MonitorCallback):
         if current is None:
             warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=4)
             return True
-        best = "None" if self.best is None else f"{self.best:.5f}"
+        # Before the first value, Keras shows the best so far as inf (or -inf when maximising).
+        best = self.best if self.best is not None else float("inf" if self.monitor_op is operator.lt else "-inf")
         if self._is_improvement(current, self.best):
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, "
-                      f"saving model to {path}")
+                print_message(f"Epoch {epoch + 1}: {self.monitor} improved from {best:.5f} to {current:.5f}, "
+                              f"saving model to {path}")
             self.best = current
             return True
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+            print_message(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best:.5f}")
         return False
 
     def _file_path(self, epoch, batch, logs):

@@ -6,6 +6,7 @@ import numpy as np
 
 from minicnn.callbacks.base import Callback
 from minicnn.callbacks.monitor import _MonitorCallback
+from minicnn.utils.progbar import print_message
 
 
 class LearningRateScheduler(Callback):
@@ -38,7 +39,7 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"The output of the `schedule` function should be a float. Got: {lr!r}")
         optimizer.learning_rate = float(lr)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+            print_message(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -108,6 +109,6 @@ class ReduceLROnPlateau(_MonitorCallback):
                 new_lr = max(old_lr * self.factor, self.min_lr)
                 optimizer.learning_rate = new_lr
                 if self.verbose > 0:
-                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                    print_message(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
                 self.cooldown_counter = self.cooldown
                 self.wait = 0

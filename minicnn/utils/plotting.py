@@ -19,6 +19,7 @@ def plot_history(history, path="history.png", title=None):
         import matplotlib
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise ImportError("plot_history needs matplotlib: pip install 'minicnn[plot]'.") from None
     from minicnn.saving import atomic_write
@@ -35,6 +36,7 @@ def plot_history(history, path="history.png", title=None):
         if "val_" + key in logs.keys():
             ax.plot(epochs, logs["val_" + key], "s--", label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # no epoch 1.5
         ax.set_ylabel(label.lower())
         ax.set_title(label)
         ax.grid(alpha=0.3)

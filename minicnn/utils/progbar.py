@@ -36,6 +36,9 @@ _BOLD, _GREEN, _GREY, _RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"
 # The clock; a module global so that tests can drive it.
 _now = time.perf_counter
 
+# Whether the last write left a live line open (a terminal's bar, redrawn without a newline).
+_line = {"open": False}
+
 
 def _dynamic_display(stream):
     """True where a carriage return redraws the line: a terminal, Jupyter, or PyCharm's console."""
@@ -51,6 +54,7 @@ def _write(message):
     """Write to stdout, drawing the bar with '=' (and '.') where stdout's encoding lacks '━'
     (and '─'), as Keras 3 does."""
     out = sys.stdout
+    _line["open"] = not message.endswith("\n")
     try:
         out.write(message)
     except UnicodeEncodeError:
@@ -58,6 +62,15 @@ def _write(message):
         message = message.replace("━", "=").replace("─", ".")
         out.write(message.encode(encoding, errors="ignore").decode(encoding))
     out.flush()
+
+
+def print_message(message):
+    """Print a callback's message on a line of its own: below a live bar, with no blank line.
+
+    Keras starts these messages with a newline to leave the terminal's bar line; in a log file,
+    or with no bar drawn, that newline only makes a blank line, so it is written only when needed.
+    """
+    _write(("\n" if _line["open"] else "") + message + "\n")
 
 
 def format_value(value):

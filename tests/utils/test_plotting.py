@@ -76,6 +76,20 @@ def test_history_from_fit(tmp_path):
     np.testing.assert_array_equal(read_png(path), read_png(tmp_path / "dict.png"))
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 4, 7, 30])
+def test_the_epoch_axis_has_whole_numbers_only(tmp_path, monkeypatch, epochs):
+    import matplotlib.pyplot as plt
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (figures.append(fig), close(fig)))
+    plot_history({"loss": list(np.linspace(1, 0.1, epochs)), "accuracy": list(np.linspace(0.5, 0.9, epochs))},
+                 tmp_path / "h.png")
+    for ax in figures[0].axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(t == round(t) for t in ticks), ticks
+
+
 @pytest.mark.parametrize("empty", [{}, {"loss": []}, {"accuracy": [0.5]}, History()],
                          ids=["dict", "no-epochs", "no-loss", "unused-History"])
 def test_empty_history_is_a_clear_error(tmp_path, empty):
