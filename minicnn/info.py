@@ -81,15 +81,9 @@ def warn_if_generic_blas():
 
 
 def num_threads():
-    """minicnn's CPU worker threads, from whichever module holds them (None if none does)."""
-    for name in ("minicnn.cpu.parallel", "minicnn.cpu", "minicnn.parallel"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "num_threads"):
-            return module.num_threads()
-    return None
+    """minicnn's CPU worker threads (minicnn.cpu.threads)."""
+    from minicnn.cpu import threads
+    return threads.num_threads()
 
 
 def gpu_status():

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from minicnn import data_checks as checks
+from minicnn import info
 from minicnn import losses as losses_mod, metrics as metrics_mod, optimizers
 from minicnn import random as mrandom
 from minicnn.callbacks import CallbackList, History
@@ -79,6 +80,9 @@ class Trainer(Evaluator):
     def _train_step(self, xb, yb):
         """One step on a batch already on the model's backend: (loss, metric counts), on the device."""
         plan = self._plan()
+        if not _warned["blas"] and self._array_module() is np:
+            _warned["blas"] = True
+            info.warn_if_generic_blas()  # once per process, at the first CPU step
         with plan.running():
             out, caches = plan.forward(xb, training=True)
             loss, dout = plan.loss(self.loss, self.loss.prepare_targets(yb, out.shape[-1], out.dtype), out)
@@ -211,4 +215,4 @@ def _warn_if_unscaled(x):
             "x.astype('float32') / 255.", UserWarning, stacklevel=4)
 
 
-_warned = {"unscaled": False}
+_warned = {"unscaled": False, "blas": False}

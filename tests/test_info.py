@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from minicnn import info, parallel
+from minicnn import info
 from minicnn.backend import BackendUnavailableError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,12 +63,29 @@ def test_the_warning_is_issued_once_as_a_user_warning(monkeypatch):
     assert "'Prescott'" in str(caught[0].message)
 
 
-def test_worker_threads_come_from_wherever_the_cpu_module_is(monkeypatch):
-    assert info.num_threads() == parallel.num_threads()
-    moved = types.ModuleType("minicnn.cpu")
-    moved.num_threads = lambda: 7
-    monkeypatch.setitem(sys.modules, "minicnn.cpu", moved)
-    assert info.num_threads() == 7
+def test_worker_threads_are_the_cpu_modules():
+    from minicnn.cpu import threads
+    try:
+        threads.set_num_threads(3)
+        assert info.num_threads() == 3
+    finally:
+        threads.set_num_threads(threads.default_num_threads())
+
+
+def test_the_first_cpu_training_step_warns_about_a_generic_blas(monkeypatch):
+    import numpy as np
+    from minicnn import Sequential, training
+    from minicnn.layers import Dense
+    monkeypatch.setitem(training._warned, "blas", False)
+    monkeypatch.setitem(info._warned, "done", False)
+    monkeypatch.setattr(info, "blas_warning", lambda: "OpenBLAS runs its generic 'Prescott' kernels")
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile("sgd", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            model.train_on_batch(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"))
+    assert [w.category for w in caught] == [info.SlowBLASWarning]
 
 
 def test_gpu_status_says_why_not(monkeypatch):
