@@ -23,14 +23,13 @@ from minicnn.backend import _import_cupy
 LANGUAGE_OPTIONS = ("--std=c++17",)
 """The options every kernel is compiled with (the dtype's ``-DMINICNN_REAL=...`` is added)."""
 
-FAMILIES = ("conv", "pooling", "activations", "dropout", "optimizers")
+FAMILIES = ("conv", "pooling", "optimizers")
 """The kernel files, one per op family: ``kernels/<family>.cu``."""
 
 BLOCK = 256  # threads per block; every kernel declares __launch_bounds__(256)
 _MAX_GRID = 65536  # blocks; the grid-stride loops cover the rest
 _MAX_ELEMENTS = 2**31 - 1 - BLOCK * _MAX_GRID  # kernels index with int, i + stride included
 _REAL = {"float32": "float", "float64": "double"}
-_ACTIVATIONS = {None: 0, "linear": 0, "relu": 1}
 
 
 def kernel_dir():
@@ -232,76 +231,6 @@ def avgpool_backward(dy, x_shape, PH, PW, sh, sw, pt, pl):
     dx = _cupy().empty((N, H, W, C), dtype=dy.dtype)
     _launch("pooling", "avgpool_backward", dy.dtype, dx.size,
             (dy, dx) + _ints(N, H, W, C, PH, PW, sh, sw, pt, pl, OH, OW))
-    return dx
-
-
-def bias_act(x, b, activation="linear", out=None):
-    """``y = activation(x + b)``: x (..., C), b (C,) -> y (..., C), in one pass.
-
-    ``activation`` is ``"linear"`` (or None) or ``"relu"``; ``out`` may be ``x`` (in place).
-
-    Raises:
-        ValueError: for another activation, or b not of shape (C,).
-    """
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"bias_act fuses 'linear' and 'relu' only, got {activation!r}.")
-    _real(x.dtype)
-    C = x.shape[-1]
-    if tuple(b.shape) != (C,):
-        raise ValueError(f"b must have the shape ({C},) for x of shape {tuple(x.shape)}, got {tuple(b.shape)}.")
-    x = _cupy().ascontiguousarray(x)
-    b = _cupy().ascontiguousarray(b, dtype=x.dtype)
-    y = _out(out, x)
-    _launch("activations", "bias_act_forward", x.dtype, x.size,
-            (x, b, y) + _ints(x.size, C, _ACTIVATIONS[activation]))
-    return y
-
-
-def relu_backward(y, dy, out=None):
-    """The ReLU gradient: dx = dy where the ReLU output y > 0, else 0 (all the same shape).
-
-    ``out`` may be ``dy`` (in place). The bias gradient is ``dx.sum(axis=(0, 1, 2))``.
-    """
-    dy = _cupy().ascontiguousarray(dy)
-    _real(dy.dtype)
-    y = _like(y, dy, "y")
-    dx = _out(out, dy)
-    _launch("activations", "relu_backward", dy.dtype, dy.size, (y, dy, dx) + _ints(dy.size))
-    return dx
-
-
-def _dropout_scale(rate, dtype):
-    if not 0 <= rate < 1:
-        raise ValueError(f"Dropout rate must be in [0, 1), got {rate}.")
-    return np.dtype(dtype).type(1.0 / (1.0 - rate))
-
-
-def dropout_apply(x, u, rate):
-    """Inverted dropout from a uniform draw u (x's shape): -> (y, mask uint8), both x's shape.
-
-    An element is kept where ``u >= rate``; ``y = x * mask / (1 - rate)``.
-    """
-    _real(x.dtype)
-    scale = _dropout_scale(rate, x.dtype)
-    x = _cupy().ascontiguousarray(x)
-    u = _like(u, x, "u")
-    y = _cupy().empty_like(x)
-    mask = _cupy().empty(x.shape, dtype=np.uint8)
-    _launch("dropout", "dropout_forward", x.dtype, x.size,
-            (x, u, y, mask) + _ints(x.size) + (x.dtype.type(rate), scale))
-    return y, mask
-
-
-def dropout_backward(dy, mask, rate, out=None):
-    """The dropout gradient: dx = dy * mask / (1 - rate) (all the same shape; ``out`` may be dy)."""
-    _real(dy.dtype)
-    scale = _dropout_scale(rate, dy.dtype)
-    dy = _cupy().ascontiguousarray(dy)
-    if mask.dtype != np.uint8 or tuple(mask.shape) != tuple(dy.shape):
-        raise ValueError(f"mask must be uint8 of dy's shape {tuple(dy.shape)}, got {mask.dtype} {tuple(mask.shape)}.")
-    mask = _cupy().ascontiguousarray(mask)
-    dx = _out(out, dy)
-    _launch("dropout", "dropout_backward", dy.dtype, dy.size, (dy, mask, dx) + _ints(dy.size) + (scale,))
     return dx
 
 

@@ -45,6 +45,11 @@ _NUMPY_CONVERTERS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asf
 _ORIGINAL = {name: getattr(np, name) for name in _NUMPY_CONVERTERS}
 
 
+PASSES = []
+"""Every pass over device memory, in order: each elementwise ufunc call, NumPy function, slice
+assignment and kernel launch on fake arrays (``FakeCupy.passes``; cleared when installed)."""
+
+
 class Transfers:
     """Counts device-to-host round trips (``count``, with ``log`` naming each) and host uploads."""
 
@@ -174,6 +179,7 @@ class ndarray(np.ndarray):  # noqa: N801 (CuPy's name)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         where = f"{ufunc.__name__}.{method}" if method != "__call__" else ufunc.__name__
+        PASSES.append(where)
         args = [_operand(a, where) for a in inputs]
         if out is not None:
             if not all(isinstance(o, ndarray) for o in out):
@@ -190,6 +196,7 @@ class ndarray(np.ndarray):  # noqa: N801 (CuPy's name)
 
     def __array_function__(self, func, types, args, kwargs):
         where = f"numpy.{func.__name__}"
+        PASSES.append(where)
         return _device(func(*_operand(args, where), **_operand(kwargs, where)))
 
     def __getitem__(self, key):
@@ -204,6 +211,7 @@ class ndarray(np.ndarray):  # noqa: N801 (CuPy's name)
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")  # CuPy's message
         if type(value) is np.ndarray:
             TRANSFERS.upload()
+        PASSES.append("setitem")
         super().__setitem__(key, value)
 
     def __iter__(self):
@@ -248,6 +256,7 @@ class _Ufunc:
         self.__name__ = ufunc.__name__
 
     def __call__(self, *args, **kwargs):
+        PASSES.append(self.__name__)
         return _device_function(self._ufunc, self.__name__)(*args, **kwargs)
 
     def __getattr__(self, name):
@@ -318,6 +327,7 @@ class _RecordingModule:
                     raise TypeError(f"kernel {name} argument {k}: Unsupported type {np.ndarray} "
                                     "(a host array passed to a GPU kernel)")
             launches.append(name)
+            PASSES.append(f"kernel {name}")
             # Base views share the fake arrays' memory: the kernel writes the arrays themselves.
             with TRANSFERS.paused():
                 kernel(grid, block, tuple(_base(a) if isinstance(a, ndarray) else a for a in args),
@@ -340,6 +350,8 @@ class FakeCupy(types.ModuleType):
         super().__init__("cupy", "A fake cupy for running minicnn's GPU path on the CPU (tests/fakecupy.py).")
         self._shim = ShimCupy(shim_builder, language_options)
         self.launches = []
+        self.passes = PASSES
+        PASSES.clear()
         self.transfers = TRANSFERS
         self.random = types.SimpleNamespace(RandomState=RandomState)
         self.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(as_strided=_as_strided))

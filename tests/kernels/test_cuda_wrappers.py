@@ -61,38 +61,6 @@ def test_avgpool(cp, g, dtype, seed):
     np.testing.assert_allclose(to_numpy(dx), ref.avgpool_backward(dy, g), **ref.tolerance(dtype))
 
 
-@examples
-@given(shape=st.lists(st.integers(1, 6), min_size=2, max_size=4).map(tuple), dtype=dtypes,
-       activation=st.sampled_from(["linear", "relu", None]), seed=seeds)
-def test_bias_act_and_relu_backward(cp, shape, dtype, activation, seed):
-    rng = np.random.default_rng(seed)
-    x, b = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape[-1]).astype(dtype)
-    y = cuda.bias_act(cp.asarray(x), cp.asarray(b), activation)
-    expected = np.maximum(x + b, 0) if activation == "relu" else x + b
-    np.testing.assert_array_equal(to_numpy(y), expected)
-    x_dev = cp.array(x)
-    assert cuda.bias_act(x_dev, cp.asarray(b), activation, out=x_dev) is x_dev
-    np.testing.assert_array_equal(to_numpy(x_dev), expected)
-    dy = rng.standard_normal(shape).astype(dtype)
-    dx = cuda.relu_backward(y, cp.asarray(dy))
-    np.testing.assert_array_equal(to_numpy(dx), np.where(expected > 0, dy, 0))
-
-
-@examples
-@given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=4).map(tuple), dtype=dtypes,
-       rate=st.sampled_from([0.0, 0.2, 0.5]), seed=seeds)
-def test_dropout(cp, shape, dtype, rate, seed):
-    rng = np.random.default_rng(seed)
-    x, u, dy = rng.standard_normal(shape).astype(dtype), rng.random(shape, dtype=dtype), rng.standard_normal(shape)
-    y, mask = cuda.dropout_apply(cp.asarray(x), cp.asarray(u), rate)
-    keep = u >= dtype(rate)
-    assert mask.dtype == np.uint8
-    np.testing.assert_array_equal(to_numpy(mask), keep)
-    np.testing.assert_allclose(to_numpy(y), x * keep / (1 - rate), **ref.tolerance(dtype))
-    dx = cuda.dropout_backward(cp.asarray(dy.astype(dtype)), mask, rate)
-    np.testing.assert_allclose(to_numpy(dx), dy.astype(dtype) * keep / (1 - rate), **ref.tolerance(dtype))
-
-
 def _close(actual, expected, dtype):
     tol = {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
     np.testing.assert_allclose(to_numpy(actual), expected, **tol)
@@ -136,10 +104,6 @@ def test_errors(cp):
         cuda.im2col(x.astype(np.int32), 2, 2, 1, 1, 0, 0, 2, 2)
     with pytest.raises(ValueError, match="4-D"):
         cuda.maxpool_forward(x[0], 2, 2, 1, 1, 0, 0, 2, 2)
-    with pytest.raises(ValueError, match="linear' and 'relu"):
-        cuda.bias_act(x, cp.zeros(1, dtype=np.float32), "tanh")
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        cuda.dropout_apply(x, x, 1.0)
     with pytest.raises(ValueError, match="C-contiguous"):
         cuda.sgd_update(x, x.astype(np.float64), 0.1)
     with pytest.raises(ValueError, match="velocity"):

@@ -76,3 +76,4 @@ def test_adadelta(shim, n, real, launch, seed):
     shim("optimizers", real).launch("adadelta_update", *ref.grid_for(n, launch), w, g, a, b, n, lr, rho, epsilon)
     for actual, expected in [(w, w_ref), (a, a_ref), (b, b_ref)]:
         _close(actual, expected, dtype)
+
