@@ -1,5 +1,6 @@
-"""Per-layer forward and backward time of the tutorial CNN's training step, and for each
-convolution the share of its time spent in matrix products.
+"""Per-step forward and backward time of the tutorial CNN's training step (the steps of its plan,
+minicnn.plan: fused layers timed as one), and for each convolution the share of its time spent
+in matrix products.
 
     python benchmarks/bench_layers.py --batch 128
 
@@ -17,9 +18,10 @@ import numpy as np
 from common import fashion_batches, header, minicnn_model
 
 import minicnn
-from minicnn.layers import Conv2D
-from minicnn.ops.conv import chunk_size, conv_output_length
+from minicnn.cpu.conv import chunk_size
 from minicnn.cpu.threads import cpu_threads, run_chunks
+from minicnn.layers import Conv2D
+from minicnn.ops.geometry import conv_output_length
 
 
 def median_ms(fn, repeat):
@@ -32,33 +34,30 @@ def median_ms(fn, repeat):
     return 1000 * statistics.median(times)
 
 
-def forward_backward_ms(layer, x, dy, repeat, fuse=None, relu_absorbed=False):
-    """Median forward and backward times of ``layer``, each timed on its own, as in a training
-    step: with the layer it fuses, if any, and its ReLU derivative left to the next layer if the
-    model does that."""
+def forward_backward_ms(step, x, dy, repeat):
+    """Median forward and backward times of a plan step, each timed on its own, as in a training step."""
     fwd, bwd = [], []
-    kwargs = {"fuse": fuse} if fuse is not None else {}
     with cpu_threads():
         for _ in range(repeat + 1):
-            grad = dy.copy()  # a layer may overwrite its input gradient; not timed
+            grad = dy.copy()  # a step may overwrite its input gradient; not timed
             t0 = time.perf_counter()
-            layer.forward(x, training=True, **kwargs)
+            _, cache = step.forward(x, True)
             t1 = time.perf_counter()
-            layer.backward(grad, pre_activation_grad=relu_absorbed)
+            step.backward(grad, cache)
             t2 = time.perf_counter()
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
     return 1000 * statistics.median(fwd[1:]), 1000 * statistics.median(bwd[1:])
 
 
-def conv_gemm_ms(layer, x_shape, repeat):
-    """Time the forward GEMMs and the backward GEMMs (dW and, unless first, dx) of ``layer``."""
+def conv_gemm_ms(layer, x_shape, repeat, need_dx):
+    """Time the forward GEMMs and the backward GEMMs (dW and, if ``need_dx``, dx) of ``layer``."""
     N, H, W, C = x_shape
     KH, KW = layer.kernel_size
     F = layer.filters
     OH = conv_output_length(H, KH, layer.strides[0], layer.padding)
     OW = conv_output_length(W, KW, layer.strides[1], layer.padding)
-    step = chunk_size(N, OH * OW * KH * KW * C * 4, np.empty(0))
+    step = chunk_size(N, OH * OW * KH * KW * C * 4)
     rng = np.random.default_rng(0)
     cols = rng.random((step * OH * OW, KH * KW * C), dtype=np.float32)
     W2 = rng.random((KH * KW * C, F), dtype=np.float32)
@@ -80,13 +79,13 @@ def conv_gemm_ms(layer, x_shape, repeat):
     def bwd_chunk(lo, hi, t):
         c, _, d, dc, wf = arrays(t)
         c[:(hi - lo) * OH * OW].T @ d[:(hi - lo) * OH * OW]
-        if layer.needs_input_grad:
+        if need_dx:
             dc[:(hi - lo) * H * W] @ wf
     with cpu_threads():
         fwd = median_ms(lambda: run_chunks(fwd_chunk, N, step), repeat)
         bwd = median_ms(lambda: run_chunks(bwd_chunk, N, step), repeat)
     flop_f = 2 * N * OH * OW * KH * KW * C * F
-    flop_b = flop_f * (2 if layer.needs_input_grad else 1)
+    flop_b = flop_f * (2 if need_dx else 1)
     return fwd, bwd, flop_f, flop_b
 
 
@@ -103,32 +102,22 @@ def main():
     model = minicnn_model(batchnorm=args.batchnorm)
     for _ in range(2):
         model._train_step(x, y)
-    layers = model.layers
-    layers[0].needs_input_grad = False
-    # The layers as the model runs them: fused pairs timed as one, ReLU derivatives applied by
-    # the layer after them (Sequential._plan).
-    fuses = model._plan()
-    print("| layer | forward ms | backward ms | GEMM fwd ms | GEMM bwd ms | GEMM share | layer GFLOP/s | BLAS GFLOP/s |")
+    steps = model._plan().steps
+    print("| step (layers) | forward ms | backward ms | GEMM fwd ms | GEMM bwd ms | GEMM share | layer GFLOP/s | BLAS GFLOP/s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     total_f = total_b = 0.0
-    inputs = {0: x}
-    for i, layer in enumerate(layers):
-        if not layer.fused_into_previous:
-            kwargs = {"fuse": fuses[i]} if fuses[i] is not None else {}
-            inputs[i + (2 if fuses[i] is not None else 1)] = layer.forward(inputs[i], training=True, **kwargs)
-    for i, layer in enumerate(layers):
-        if layer.fused_into_previous:
-            print(f"| {layer.name} ({type(layer).__name__}) | in the layer above | | | | | | |")
-            continue
-        xin = inputs[i]
-        out = inputs[i + (2 if fuses[i] is not None else 1)]
+    inputs = [x]
+    for step in steps:
+        inputs.append(step.forward(inputs[-1], True)[0])
+    for i, step in enumerate(steps):
+        xin, out = inputs[i], inputs[i + 1]
         dy = np.random.default_rng(i).standard_normal(out.shape).astype(np.float32)
-        absorbed = i + 1 < len(layers) and layers[i + 1].input_relu
-        fwd, bwd = forward_backward_ms(layer, xin, dy, args.repeat, fuses[i], absorbed)
+        fwd, bwd = forward_backward_ms(step, xin, dy, args.repeat)
         total_f, total_b = total_f + fwd, total_b + bwd
-        name = f"{layer.name} ({type(layer).__name__}{' + ' + fuses[i].name if fuses[i] is not None else ''})"
+        name = f"{type(step).__name__} ({' + '.join(layer.name for layer in step.layers)})"
+        layer = step.layers[0]
         if isinstance(layer, Conv2D):
-            gf, gb, flop_f, flop_b = conv_gemm_ms(layer, xin.shape, args.repeat)
+            gf, gb, flop_f, flop_b = conv_gemm_ms(layer, xin.shape, args.repeat, getattr(step, "need_dx", True))
             share = (gf + gb) / (fwd + bwd)
             rate = (flop_f + flop_b) / ((fwd + bwd) / 1000) / 1e9
             blas = (flop_f + flop_b) / ((gf + gb) / 1000) / 1e9
