@@ -47,3 +47,15 @@ def test_quoted_wrong_side_error_is_the_real_one():
     with pytest.raises(ValueError) as info:
         Sequential([Conv2D(32, (3, 3), input_shape=(1, 28, 28))])
     assert f"ValueError: {info.value}" == quoted_error("conv2d: input shape (1, 28, 28)")
+
+
+def test_every_file_the_read_the_code_section_names_exists():
+    section = README[README.index("## Read the code"):README.index("## Layout")]
+    names = set(re.findall(r"`([\w/]+\.py)", section))
+    assert len(names) > 15
+    root = Path(__file__).resolve().parents[1]
+    for name in names:
+        if "/" in name and (root / name).is_file():
+            continue
+        # A name relative to the folder named before it, e.g. `ops/dense.py` or `steps.py`.
+        assert list((root / "minicnn").rglob(name.split("/")[-1])), name
