@@ -5,6 +5,7 @@ versions, the core the BLAS runs, worker threads, GPU and MPI availability, the 
 1.26's OpenBLAS 0.3.23 on recent Xeons: "Prescott", and training at half speed without a word).
 """
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -113,9 +114,16 @@ def mpi_status():
         return f"no: mpi4py is installed but MPI did not start ({type(e).__name__}: {e})"
 
 
+def _version():
+    """The installed minicnn's version (read from its metadata: no import of the package's top)."""
+    try:
+        return importlib.metadata.version("minicnn")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed (a source checkout)"
+
+
 def report():
     """``[(label, text), ...]``: what ``python -m minicnn.info`` prints."""
-    import minicnn
     from minicnn.datasets._cache import DATA_ENV, data_dir
     model, simd = cpu_features(read_cpuinfo())
     blas = [f"{p.get('internal_api')} {p.get('version')}, core {p.get('architecture')}, "
@@ -123,7 +131,7 @@ def report():
     where = f"from ${DATA_ENV}" if os.environ.get(DATA_ENV) else f"default; ${DATA_ENV} overrides"
     folder = data_dir()
     return [
-        ("minicnn", f"{minicnn.__version__} ({os.path.dirname(minicnn.__file__)})"),
+        ("minicnn", f"{_version()} ({os.path.dirname(os.path.abspath(__file__))})"),
         ("Python", f"{platform.python_version()} ({platform.python_implementation()}, {platform.platform()})"),
         ("NumPy", np.__version__),
         ("BLAS", "; ".join(blas) or "unknown (threadpoolctl found none)"),

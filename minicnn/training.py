@@ -15,7 +15,6 @@ import warnings
 import numpy as np
 
 from minicnn import data_checks as checks
-from minicnn import info
 from minicnn import losses as losses_mod, metrics as metrics_mod, optimizers
 from minicnn import random as mrandom
 from minicnn.callbacks import CallbackList, History
@@ -82,6 +81,7 @@ class Trainer(Evaluator):
         plan = self._plan()
         if not _warned["blas"] and self._array_module() is np:
             _warned["blas"] = True
+            from minicnn import info  # imported here: `python -m minicnn.info` runs it as __main__
             info.warn_if_generic_blas()  # once per process, at the first CPU step
         with plan.running():
             out, caches = plan.forward(xb, training=True)
