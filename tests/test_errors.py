@@ -5,6 +5,8 @@ saying what to do fails here.
 """
 import contextlib
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -387,8 +389,25 @@ def test_integer_and_uint8_images_give_the_float32_result(data, dtype):
     model = small_cnn(metrics=["accuracy"])
     np.testing.assert_array_equal(model.predict(xi), model.predict(xi.astype(np.float32)))
     assert model.evaluate(xi, y, verbose=0) == model.evaluate(xi.astype(np.float32), y, verbose=0)
-    model.fit(xi, y, verbose=0, epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the unscaled-images warning, tested below
+        model.fit(xi, y, verbose=0, epochs=1)
     assert model.predict(xi).dtype == np.float32
+
+
+def test_unscaled_integer_images_warn_once_and_scaled_ones_never(data, monkeypatch):
+    from minicnn import training
+    monkeypatch.setitem(training._warned, "unscaled", False)
+    x, y = data
+    model = small_cnn()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit((x > 0.5).astype(np.uint8), y, verbose=0)  # 0/1 integers: already scaled
+        model.fit(x, y, verbose=0)                          # floats
+        assert caught == []
+        model.fit((x * 255).astype(np.uint8), y, verbose=0)
+        model.fit((x * 255).astype(np.int64), y, verbose=0)
+    assert len(caught) == 1 and "not scaled" in str(caught[0].message) and "/ 255" in str(caught[0].message)
 
 
 @pytest.mark.parametrize("batch_size, exc", [(0, ValueError), (-1, ValueError), (2.5, TypeError),

@@ -249,3 +249,11 @@ def test_summary_reports_a_batch_activation_memory(capsys):
     out = capsys.readouterr().out
     # Per sample: input 784 + outputs 21,632 + 18,432 + 3 x 4,608 + 2 x 128 + 10 = 54,938 floats.
     assert f"Activation memory (batch 32, forward outputs): {54_938 * 32 * 4 / 2**20:.2f} MB" in out
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_every_epoch_is_announced_as_keras_does_even_the_only_one(small_problem, capsys, epochs):
+    x, y, _ = small_problem
+    compiled_mlp().fit(x, y, epochs=epochs, verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch ")]
+    assert lines == [f"Epoch {e}/{epochs}" for e in range(1, epochs + 1)]
