@@ -11,12 +11,8 @@ from minicnn.backend import is_cupy_array, to_numpy
 
 
 def as_array(a, what):
-    """``a`` as a numeric NumPy/CuPy array with at least one sample.
-
-    Raises:
-        TypeError: for non-numeric data (strings, objects) or None.
-        ValueError: for an empty array or a 0-d value.
-    """
+    """``a`` as a numeric NumPy/CuPy array with at least one sample. Raises TypeError for None or
+    non-numeric data (strings, objects), ValueError for an empty array or a 0-d value."""
     if a is None:
         raise TypeError(f"{what} is None; pass a NumPy array.")
     if not is_cupy_array(a):
@@ -34,10 +30,7 @@ def as_array(a, what):
 
 def check_finite(a, what):
     """Raise ValueError if a float array holds NaN or inf, saying how many and where the first is.
-
-    min and max propagate NaN and show an inf, so the usual (clean) case needs no temporary
-    array: a (60000, 28, 28, 1) input would otherwise cost a 47 MB boolean mask.
-    """
+    min and max show either without a temporary mask (47 MB for a (60000, 28, 28, 1) input)."""
     if a.dtype.kind != "f" or (bool(np.isfinite(a.min())) and bool(np.isfinite(a.max()))):
         return
     bad = ~np.isfinite(to_numpy(a))
@@ -65,13 +58,9 @@ def check_same_length(x, y, names=("x", "y")):
 
 
 def check_sample_shape(x, expected, what="x"):
-    """Raise ValueError when x's per-sample shape differs from the model's input shape.
-
-    The message names the likely cause and the fix: a single sample without its batch axis, a
-    missing channel axis, flat rows for an image model (or images for a flat one), permuted axes.
-    """
-    got = tuple(x.shape[1:])
-    expected = tuple(expected)
+    """Raise ValueError when x's per-sample shape differs from the model's input shape, with the
+    likely cause and its fix (:func:`_shape_hint`)."""
+    got, expected = tuple(x.shape[1:]), tuple(expected)
     if got == expected:
         return
     raise ValueError(

@@ -29,6 +29,9 @@ class Evaluator:
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = make_plan(self._layers, self.loss, fast)
+            if self._array_module() is np:
+                from minicnn import info  # here: `python -m minicnn.info` runs info as __main__
+                info.warn_if_generic_blas()  # once per process, when a model first runs on the CPU
         return plan
 
     def _forward(self, x, training=False):

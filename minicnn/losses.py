@@ -22,21 +22,15 @@ class Loss:
         return self._fn(y_true, y_pred)
 
     def prepare_targets(self, y, K, dtype):
-        """Targets on the right backend/dtype for a batch; ``K`` is the model's output size.
-
-        1-D targets (N,) become (N, 1): :meth:`check_targets` lets them through only for a
-        one-unit output, and the loss must not broadcast (N,) against (N, 1) into (N, N).
-        """
+        """Targets of ``dtype`` for a batch (``K``: the output size); 1-D targets (N,), allowed for a
+        one-unit output only, become (N, 1), which the loss must not broadcast into (N, N)."""
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         return y.astype(dtype, copy=False)
 
     def check_targets(self, y, output_shape):
-        """Raise ValueError when targets ``y`` (N, ...) cannot go with outputs (N, *output_shape).
-
-        As in Keras, targets of shape (N,) go with a one-unit output (1,): regression or binary
-        classification with one label per sample.
-        """
+        """Raise ValueError when targets ``y`` (N, ...) cannot go with outputs (N, *output_shape);
+        as in Keras, targets (N,) go with a one-unit output (1,)."""
         if y.ndim == 1 and tuple(output_shape) == (1,):
             return
         if tuple(y.shape[1:]) != tuple(output_shape):

@@ -13,10 +13,8 @@ _state = {"rng": None, "seed": None, "gpu_rng": None}
 
 
 def generator():
-    """The host ``numpy.random.Generator`` used for initialisers, shuffling and CPU dropout.
-
-    Created at the first call unless :func:`set_seed` came first, seeded from ``np.random``.
-    """
+    """The host ``numpy.random.Generator`` of initialisers, shuffling and CPU dropout; unless
+    :func:`set_seed` came first, made at the first call, seeded from ``np.random``."""
     if _state["rng"] is None:
         # 128 bits, so that unseeded runs do not collide; this consumes four draws of np.random.
         _state["rng"] = np.random.default_rng(np.random.randint(2**32, size=4, dtype=np.uint64))

@@ -79,10 +79,6 @@ class Trainer(Evaluator):
     def _train_step(self, xb, yb):
         """One step on a batch already on the model's backend: (loss, metric counts), on the device."""
         plan = self._plan()
-        if not _warned["blas"] and self._array_module() is np:
-            _warned["blas"] = True
-            from minicnn import info  # imported here: `python -m minicnn.info` runs it as __main__
-            info.warn_if_generic_blas()  # once per process, at the first CPU step
         with plan.running():
             out, caches = plan.forward(xb, training=True)
             loss, dout = plan.loss(self.loss, self.loss.prepare_targets(yb, out.shape[-1], out.dtype), out)
@@ -215,4 +211,4 @@ def _warn_if_unscaled(x):
             "x.astype('float32') / 255.", UserWarning, stacklevel=4)
 
 
-_warned = {"unscaled": False, "blas": False}
+_warned = {"unscaled": False}

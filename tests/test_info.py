@@ -72,11 +72,10 @@ def test_worker_threads_are_the_cpu_modules():
         threads.set_num_threads(threads.default_num_threads())
 
 
-def test_the_first_cpu_training_step_warns_about_a_generic_blas(monkeypatch):
+def test_a_model_first_running_on_the_cpu_warns_about_a_generic_blas(monkeypatch):
     import numpy as np
-    from minicnn import Sequential, training
+    from minicnn import Sequential
     from minicnn.layers import Dense
-    monkeypatch.setitem(training._warned, "blas", False)
     monkeypatch.setitem(info._warned, "done", False)
     monkeypatch.setattr(info, "blas_warning", lambda: "OpenBLAS runs its generic 'Prescott' kernels")
     model = Sequential([Dense(2, input_shape=(3,))])

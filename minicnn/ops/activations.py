@@ -20,11 +20,7 @@ def relu_forward(x, out=None):
 
 
 def relu_backward(dy, y, out=None, mask=None):
-    """dy where y > 0, else 0.
-
-    ``out`` (dy's shape and dtype, may be dy itself) and ``mask`` (bool, dy's shape) are optional
-    buffers to write into, so a caller that reuses them makes no temporaries.
-    """
+    """dy where y > 0, else 0; ``out`` (may be dy) and ``mask`` (bool) are optional buffers to fill."""
     xp = get_array_module(dy)
     mask = xp.greater(y, 0, out=mask)
     return xp.multiply(dy, mask, out=out)
