@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from minicnn import backend
 from minicnn.backend import get_array_module, is_cupy_array
 from minicnn.backend import to_numpy as backend_to_numpy
 
@@ -238,7 +239,8 @@ def nccl_communicator():
 
 
 def use_local_gpu(cupy):
-    """Make GPU ``local_rank() % device count`` current (so ranks on one machine share its GPUs)."""
+    """Make GPU ``local_rank() % device count`` current (so ranks on one machine share its GPUs);
+    called whenever the cupy backend is chosen under MPI."""
     cupy.cuda.Device(local_rank() % cupy.cuda.runtime.getDeviceCount()).use()
 
 
@@ -254,6 +256,9 @@ def _init():
     if not launched():
         return
     sys.excepthook = _abort_on_error
+    backend.ON_CUPY.append(use_local_gpu)
+    if backend.get_backend() == "cupy":  # MINICNN_BACKEND=cupy chose it before this module loaded
+        use_local_gpu(backend._import_cupy())
     from threadpoolctl import threadpool_limits
     threadpool_limits(threads_per_rank(), user_api="blas")  # BLAS too, beside the worker threads
     if rank() != 0 and os.environ.get("MINICNN_QUIET_RANKS", "1") != "0":

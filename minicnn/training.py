@@ -71,11 +71,13 @@ class Trainer(Evaluator):
             self._trainer_lock.release()
 
     def train_on_batch(self, x, y):
-        """One optimizer step on one batch; returns the loss, or [loss, metrics...]."""
+        """One optimizer step on one batch; returns the loss, or [loss, metrics...]. Under MPI each
+        rank passes a batch of its own, and the step takes the mean of the ranks' gradients."""
         self._require_compiled("train_on_batch")
         x, y = self._check_xy(x, y)
         with self._training("train_on_batch"):
-            loss, counts = self._train_step(self._to_batch(x, slice(None)), self._to_batch(y, slice(None)))
+            loss, counts = self._train_step(self._to_batch(x, slice(None)), self._to_batch(y, slice(None)),
+                                            1 / distributed.size())
         logs = {"loss": float(loss), **{name: float(c) / x.shape[0] for (name, _), c in zip(self._metrics, counts)}}
         return self._results(logs)
 

@@ -27,8 +27,7 @@ def main():
     p.add_argument("--fail-on-rank", type=int, default=-1)
     p.add_argument("--callbacks", action="store_true")
     args = p.parse_args()
-    if distributed.rank() == args.fail_on_rank:
-        distributed.barrier() if False else None
+    if distributed.rank() == args.fail_on_rank:  # the other ranks go on and wait for it in fit
         raise RuntimeError(f"rank {args.fail_on_rank} fails on purpose")
     set_random_seed(5)
     rng = np.random.default_rng(0)
