@@ -34,29 +34,41 @@ def _env_int(names, default):
     return default
 
 
+def read_launch():
+    """What the MPI launcher's environment says of this process: size, rank, local rank and size."""
+    if os.environ.get("MINICNN_DISTRIBUTED", "1") == "0" or _env_int(_SIZE_VARS, 1) < 2:
+        return {"size": 1, "rank": 0, "local_rank": 0, "local_size": 1}
+    rank_ = _env_int(_RANK_VARS, 0)
+    return {"size": _env_int(_SIZE_VARS, 1), "rank": rank_, "local_rank": _env_int(_LOCAL_RANK_VARS, rank_),
+            "local_size": _env_int(_LOCAL_SIZE_VARS, _env_int(_SIZE_VARS, 1))}
+
+
+_launch = read_launch()  # read once, at import: a process's place in the job never changes
+
+
 def launched():
     """Whether this process was started by an MPI launcher with more than one rank (and not opted out)."""
-    return os.environ.get("MINICNN_DISTRIBUTED", "1") != "0" and _env_int(_SIZE_VARS, 1) > 1
+    return _launch["size"] > 1
 
 
 def size():
     """The number of ranks (processes) training together; 1 when not launched under MPI."""
-    return _env_int(_SIZE_VARS, 1) if launched() else 1
+    return _launch["size"]
 
 
 def rank():
     """This process's rank, 0 to size() - 1."""
-    return _env_int(_RANK_VARS, 0) if launched() else 0
+    return _launch["rank"]
 
 
 def local_rank():
     """This process's rank among those on its machine (its GPU, on the cupy backend)."""
-    return _env_int(_LOCAL_RANK_VARS, rank()) if launched() else 0
+    return _launch["local_rank"]
 
 
 def local_size():
     """The number of ranks on this machine."""
-    return _env_int(_LOCAL_SIZE_VARS, size()) if launched() else 1
+    return _launch["local_size"]
 
 
 def threads_per_rank():

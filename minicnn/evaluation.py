@@ -24,15 +24,10 @@ class Evaluator:
 
     def _plan(self):
         """The steps this model runs (minicnn.plan), made once per layers, backend, loss and path."""
-        fast = backend.fast_path() and self._array_module() is np
-        key = (fast, id(self.loss))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = make_plan(self._layers, self.loss, fast)
-            if self._array_module() is np:
-                from minicnn import info  # here: `python -m minicnn.info` runs info as __main__
-                info.warn_if_generic_blas()  # once per process, when a model first runs on the CPU
-        return plan
+        key = (backend.fast_path() and self._array_module() is np, id(self.loss))
+        if key not in self._plans:
+            self._plans[key] = make_plan(self._layers, self.loss, key[0])
+        return self._plans[key]
 
     def _forward(self, x, training=False):
         plan = self._plan()
@@ -58,8 +53,7 @@ class Evaluator:
         return x, y
 
     def _to_batch(self, a, idx):
-        """The rows ``idx`` (a slice or index array) of the data as a float batch, on the backend of
-        the model's weights: a model runs where its weights are, whatever the global backend."""
+        """Rows ``idx`` of the data as a float batch on the weights' backend (whatever the global one)."""
         b = a[idx]
         if b.dtype != self._dtype():
             b = b.astype(self._dtype())

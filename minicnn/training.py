@@ -55,24 +55,25 @@ class Trainer(Evaluator):
             metrics = [metrics]
         self._metrics = [metrics_mod.get(m, self.loss.name) for m in (metrics or [])]
         self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
+        self._frozen_at_compile = [layer.name for layer in self._layers if not layer.trainable]
         self.compiled = True
+        if self._array_module() is np:
+            from minicnn import info  # here: `python -m minicnn.info` runs info as __main__
+            info.warn_if_generic_blas()  # once per process, when a model is compiled for the CPU
 
     @contextlib.contextmanager
     def _training(self, what):
         """Hold the model for training by this thread (re-entrant: fit's callbacks may train)."""
         if not self._trainer_lock.acquire(blocking=False):
-            raise RuntimeError(
-                f"{what}: model '{self.name}' is already training in another thread. Train a model from "
-                "one thread at a time (predict and evaluate may run in others, on models that are not "
-                "training).")
+            raise RuntimeError(f"{what}: model '{self.name}' is already training in another thread. Train a "
+                               "model from one thread at a time (predict and evaluate may run in others).")
         try:
             yield
         finally:
             self._trainer_lock.release()
 
     def train_on_batch(self, x, y):
-        """One optimizer step on one batch; returns the loss, or [loss, metrics...]. Under MPI each
-        rank passes a batch of its own, and the step takes the mean of the ranks' gradients."""
+        """One step on one batch: the loss, or [loss, metrics...] (under MPI: a batch per rank)."""
         self._require_compiled("train_on_batch")
         x, y = self._check_xy(x, y)
         with self._training("train_on_batch"):
@@ -82,24 +83,36 @@ class Trainer(Evaluator):
         return self._results(logs)
 
     def _train_step(self, xb, yb, share=1.0):
-        """One step on a batch already on the model's backend: (loss, metric counts), on the device.
-
-        Under MPI xb is this rank's ``share`` of the global batch: its loss gradient is weighted by
-        it, and the gradients are summed over the ranks, so the update is the global batch's."""
+        """One step on a batch on the model's backend: (loss, metric counts), on the device. Under MPI
+        xb is this rank's ``share`` of the global batch, and the ranks' weighted gradients are summed."""
         plan = self._plan()
-        weights = [w for step in plan.steps for layer in step.layers for w in layer.trainable_weights]
+        weights = self._weights_to_train(plan)
         with plan.running():
-            if xb.shape[0]:
-                out, caches = plan.forward(xb, training=True)
-                loss, dout = plan.loss(self.loss, self.loss.prepare_targets(yb, out.shape[-1], out.dtype), out)
-                counts = [fn(yb, out) for _, fn in self._metrics]
-                grads = plan.backward(dout * dout.dtype.type(share) if share != 1 else dout, caches)
-            else:  # a rank with no sample of a last, small global batch still joins the all-reduce
-                loss, counts, grads = 0.0, [0] * len(self._metrics), [w * 0 for w in weights]
+            out, caches = plan.forward(xb, training=True)
+            loss, dout = plan.loss(self.loss, self.loss.prepare_targets(yb, out.shape[-1], out.dtype), out)
+            counts = [fn(yb, out) for _, fn in self._metrics]
+            grads = plan.backward(dout * dout.dtype.type(share) if share != 1 else dout, caches)
             if distributed.size() > 1:
                 grads = distributed.sum_gradients(grads, self._gradient_buffer)
             self.optimizer.apply_gradients(weights, grads)
         return loss, counts
+
+    def _join_step(self):
+        """A step for a rank whose part of a last, small global batch is empty: it adds nothing to the
+        gradients but joins the all-reduce and the update, as every rank must."""
+        plan = self._plan()
+        weights = self._weights_to_train(plan)
+        with plan.running():
+            grads = distributed.sum_gradients([w * 0 for w in weights], self._gradient_buffer)
+            self.optimizer.apply_gradients(weights, grads)
+        return 0.0, [0] * len(self._metrics)
+
+    def _weights_to_train(self, plan):
+        frozen = [layer.name for layer in self._layers if not layer.trainable]
+        if frozen != self._frozen_at_compile:  # Keras: a change of `trainable` counts from the next compile
+            raise RuntimeError(f"Layers frozen (trainable=False) at compile: {self._frozen_at_compile}; now: {frozen}. "
+                               "Call model.compile(...) again for the change to take effect.")
+        return [w for step in plan.steps for layer in step.layers for w in layer.trainable_weights]
 
     def _release(self):
         """Free this thread's scratch buffers of the plans (the memory goes back after fit)."""
@@ -202,7 +215,8 @@ class Trainer(Evaluator):
             idx = distributed.local_part(np.sort(order[lo:hi]) if shuffle else np.arange(lo, hi))
             cbs.on_train_batch_begin(step)
             n = len(idx)
-            loss, counts = self._train_step(self._to_batch(x, idx), self._to_batch(y, idx), n / (hi - lo))
+            loss, counts = (self._train_step(self._to_batch(x, idx), self._to_batch(y, idx), n / (hi - lo)) if n
+                            else self._join_step())
             # Sums stay on the device; they come back to the host only when shown or asked for.
             loss_sum = loss_sum + loss * n
             count_sums = [s + c for s, c in zip(count_sums, counts)]

@@ -134,11 +134,15 @@ def test_the_user_api_and_per_rank_dropout(tmp_path):
     assert all(np.array_equal(masks["a", r], masks["b", r]) for r in (0, 1))  # a seeded run repeats
 
 
-def test_without_mpiexec_nothing_changes_and_mpi4py_is_not_imported():
-    code = "import sys, minicnn; print(minicnn.distributed.size(), minicnn.distributed.rank(), 'mpi4py' in sys.modules)"
-    assert run(["-c", code]).stdout.split() == ["1", "0", "False"]
-    opted_out = run(["-c", code], n=2, env={"MINICNN_DISTRIBUTED": "0"}, timeout=60)
-    assert opted_out.stdout.split() == ["1", "0", "False"] * 2  # two independent processes
+def test_without_mpiexec_nothing_changes_and_mpi4py_is_not_imported(tmp_path):
+    code = ("import os, sys, minicnn; d = minicnn.distributed\n"
+            "open(os.path.join(sys.argv[1], str(os.getpid())), 'w').write(f'{d.size()} {d.rank()} {\"mpi4py\" in sys.modules}')")
+    for n, env in ((None, None), (2, {"MINICNN_DISTRIBUTED": "0"})):
+        out = tmp_path / str(n)
+        out.mkdir()
+        assert run(["-c", code, out], n=n, env=env, timeout=60).returncode == 0
+        # one process, then two independent ones: each of size 1, without mpi4py
+        assert [p.read_text() for p in out.iterdir()] == ["1 0 False"] * (n or 1)
 
 
 def test_the_main_example_learns_under_two_ranks():
