@@ -15,6 +15,11 @@ def ranks(monkeypatch):
         for name, value in {"PMI_RANK": r, "PMI_SIZE": n, "MPI_LOCALRANKID": r,
                             "MPI_LOCALNRANKS": local or n}.items():
             monkeypatch.setenv(name, str(value))
+        reread()
+
+    def reread():  # the module reads the launch once, at import; read it again after a change
+        monkeypatch.setattr(distributed, "_launch", distributed.read_launch())
+    set_.reread = reread
     monkeypatch.delenv("MINICNN_DISTRIBUTED", raising=False)
     monkeypatch.delenv("MINICNN_NUM_THREADS", raising=False)
     return set_
@@ -32,12 +37,14 @@ def test_launch_read_from_the_environment_and_the_opt_out(ranks, monkeypatch):
     ranks(2, 3)
     assert (distributed.size(), distributed.rank(), distributed.is_main()) == (3, 2, False)
     monkeypatch.setenv("MINICNN_DISTRIBUTED", "0")
+    ranks.reread()
     assert (distributed.size(), distributed.rank()) == (1, 0)
     monkeypatch.delenv("MINICNN_DISTRIBUTED")
     for name in ("PMI_RANK", "PMI_SIZE"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")  # Open MPI's names
     monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "1")
+    ranks.reread()
     assert (distributed.size(), distributed.rank()) == (4, 1)
 
 
@@ -58,6 +65,7 @@ def test_global_batches_and_evaluation_sets_are_shared_out_evenly(ranks, n, batc
 
 def test_threads_per_rank_share_the_machines_cores(ranks, monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    ranks.reread()
     assert distributed.threads_per_rank() == 8
     ranks(0, 4, local=2)
     assert distributed.threads_per_rank() == 4

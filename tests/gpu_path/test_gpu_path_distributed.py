@@ -31,6 +31,7 @@ def two_ranks(monkeypatch):
     for name, value in {"PMI_SIZE": "2", "PMI_RANK": "0", "MPI_LOCALRANKID": "1", "MPI_LOCALNRANKS": "2"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("MINICNN_DISTRIBUTED", raising=False)
+    monkeypatch.setattr(distributed, "_launch", distributed.read_launch())
     monkeypatch.setitem(distributed._state, "nccl", None)
     yield
     distributed._state["nccl"] = None
@@ -65,7 +66,7 @@ def test_a_training_step_all_reduces_its_gradients_once(fake_cupy, two_ranks, mo
     rng = np.random.default_rng(2)
     x, y = rng.random((8, 6, 6, 1), dtype=np.float32), np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)]
     with monkeypatch.context() as single:  # the reference: one process on the CPU
-        single.setenv("PMI_SIZE", "1")
+        single.setattr(distributed, "_launch", {"size": 1, "rank": 0, "local_rank": 0, "local_size": 1})
         backend.set_backend("numpy")
         cpu = model()
         cpu.compile(SGD(0.05), "categorical_crossentropy")
