@@ -145,3 +145,39 @@ def check_image_layout(layers, input_shape):
             f"data_format='{other}' to the convolution and pooling layers (Keras 1: dim_ordering="
             f"'{ordering}', or K.set_image_dim_ordering('{ordering}') before building, with "
             "K = minicnn.backend).")
+
+
+def sample_weights(sample_weight, class_weight, y, n):
+    """Per-sample weights (n,) float32 from ``sample_weight`` (n,) and ``class_weight`` ({class: weight},
+    the class of a sample being its one-hot argmax or its integer label), or None without either.
+
+    Raises:
+        ValueError: for weights of the wrong shape, negative or non-finite ones, or a class of the
+        data that class_weight does not name (as Keras 2 does).
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    w = np.ones(n, dtype=np.float32)
+    if sample_weight is not None:
+        sw = np.asarray(to_numpy(sample_weight), dtype=np.float32)
+        if sw.shape not in ((n,), (n, 1)):
+            raise ValueError(f"sample_weight must have one weight per sample, shape ({n},); got shape {sw.shape}.")
+        if not np.all(np.isfinite(sw)) or (sw < 0).any():
+            raise ValueError("sample_weight must be finite and non-negative.")
+        w *= sw.reshape(-1)
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}.")
+        yh = to_numpy(y)
+        labels = (yh.argmax(axis=-1) if yh.ndim > 1 and yh.shape[-1] > 1 else
+                  np.rint(yh.reshape(-1) if yh.size == n else (yh.reshape(n, -1)[:, 0] > 0.5))).astype(int)
+        missing = sorted(set(np.unique(labels).tolist()) - {int(k) for k in class_weight})
+        if missing:
+            raise ValueError(f"class_weight names no weight for the class(es) {missing} found in the targets; "
+                             "give every class a weight, e.g. {0: 1.0, 1: 5.0}.")
+        table = np.zeros(max(int(k) for k in class_weight) + 1, dtype=np.float32)
+        for k, v in class_weight.items():
+            table[int(k)] = v
+        w *= table[labels]
+    return w
+

@@ -6,7 +6,7 @@ number of threads at once, each result the same as the call made alone.
 """
 import numpy as np
 
-from minicnn import backend, distributed
+from minicnn import backend, data_adapter, distributed
 from minicnn import data_checks as checks
 from minicnn.plan import make_plan
 from minicnn.utils.progbar import Progbar
@@ -71,13 +71,14 @@ class Evaluator:
         return self._layers[0].dtype
 
     def _logs(self, loss_sum, count_sums, seen, across_ranks=False):
-        """Loss and metrics from their sums over ``seen`` samples; ``across_ranks``: the sums of all
-        ranks (a collective call under MPI: every rank makes it), so every rank gets the same logs."""
+        """Loss and metrics from their sums over ``seen`` samples (the metrics' weight sum last in
+        ``count_sums``); ``across_ranks``: the sums of all ranks (a collective call under MPI: every
+        rank makes it), so every rank gets the same logs."""
         if across_ranks:
             loss_sum, *count_sums, seen = distributed.sum_values(loss_sum, *count_sums, seen)
         logs = {"loss": float(loss_sum) / seen}
         for (name, _), s in zip(self._metrics, count_sums):
-            logs[name] = float(s) / seen
+            logs[name] = float(s) / float(count_sums[-1])
         return logs
 
     def _results(self, logs):
@@ -87,42 +88,73 @@ class Evaluator:
 
     # -- evaluation ---------------------------------------------------------------------------
 
-    def _evaluate_arrays(self, x, y, batch_size, verbose=0):
-        """Loss and metrics over (x, y); under MPI each rank takes a contiguous share and the sums
-        are added over the ranks, so every rank returns the same logs."""
-        first, N = distributed.shard(x.shape[0])
-        x, y = x[first:first + N], y[first:first + N]
-        loss_sum, count_sums = 0.0, [0] * len(self._metrics)
-        steps = -(-N // batch_size)
-        bar = Progbar(steps, verbose=verbose, stateful_metrics=self.metrics_names) if verbose and steps else None
-        for step in range(steps):
-            lo, hi = step * batch_size, min(N, (step + 1) * batch_size)
-            xb, yb = self._to_batch(x, slice(lo, hi)), self._to_batch(y, slice(lo, hi))
+    def _evaluate_batches(self, batches, verbose=0):
+        """Loss and metrics over an adapter's batches (minicnn.data_adapter); under MPI each rank has
+        its share and the sums are added over the ranks, so every rank returns the same logs."""
+        loss_sum, count_sums, seen, step = 0.0, [0] * (len(self._metrics) + 1), 0, 0
+        bar = Progbar(batches.steps, verbose=verbose, stateful_metrics=self.metrics_names) if verbose else None
+        for step, batch in enumerate(batches.epoch()):
+            if not batch.size:
+                continue
+            x, y = (batch.x, batch.y) if batch.checked else self._check_xy(batch.x, batch.y)
+            xb, yb = self._to_batch(x, slice(None)), self._to_batch(y, slice(None))
             out = self._forward(xb)
-            target = self.loss.prepare_targets(yb, out.shape[-1], out.dtype)
-            loss_sum = loss_sum + self.loss(target, out)[0] * (hi - lo)
-            count_sums = [s + fn(yb, out) for s, (_, fn) in zip(count_sums, self._metrics)]
-            if bar is not None and bar.due() and step < steps - 1:
-                bar.update(step + 1, sorted(self._logs(loss_sum, count_sums, hi).items()), finalize=False)
-        logs = self._logs(loss_sum, count_sums, N, across_ranks=True)
+            loss, counts = self._batch_stats(yb, out, batch.weight)
+            loss_sum, seen = loss_sum + loss * len(x), seen + len(x)
+            count_sums = [s + c for s, c in zip(count_sums, counts)]
+            if bar is not None and bar.due() and step < batches.steps - 1:
+                bar.update(step + 1, sorted(self._logs(loss_sum, count_sums, seen).items()), finalize=False)
+        logs = self._logs(loss_sum, count_sums, seen, across_ranks=True)
         if bar is not None:
-            bar.update(steps, sorted(logs.items()), finalize=True)
+            bar.update(batches.steps, sorted(logs.items()), finalize=True)
         return logs
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, return_dict=False):
-        """Loss and metrics on (x, y) in batches: ``[loss, metric...]``, or the loss alone without
-        metrics, or a dict with ``return_dict=True``."""
+    def _batch_stats(self, yb, out, weight=None):
+        """A batch's mean loss, weighted by sample (Keras: divided by the batch size), and its metric sums."""
+        target = self.loss.prepare_targets(yb, out.shape[-1], out.dtype)
+        loss = self.loss(target, out)[0] if weight is None else (self.loss.per_sample(target, out) * weight).mean()
+        return loss, self._metric_sums(yb, out, weight)
+
+    def _metric_sums(self, yb, out, weight=None):
+        """Each metric summed over the batch (weighted by sample), then the sum of the weights."""
+        if weight is None:
+            return [fn(yb, out) for _, fn in self._metrics] + [out.shape[0]]
+        rows = range(out.shape[0])  # weighted: each sample's value (a weighted run's extra cost)
+        return [sum(weight[i] * fn(yb[i:i + 1], out[i:i + 1]) for i in rows) for _, fn in self._metrics] + \
+            [weight.sum()]
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None,
+                 return_dict=False, workers=1, use_multiprocessing=False, max_queue_size=10):
+        """Loss and metrics on (x, y) in batches, or on a generator or Sequence of such batches
+        (``steps`` of them): ``[loss, metric...]``, the loss alone without metrics, or a dict with
+        ``return_dict=True``. ``sample_weight`` (N,) weighs each sample. Keras 2's ``workers``,
+        ``use_multiprocessing`` and ``max_queue_size`` are accepted and ignored."""
         self._require_compiled("evaluate")
         batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
-        x, y = self._check_xy(x, y)
-        logs = self._evaluate_arrays(x, y, batch_size, verbose if distributed.is_main() else 0)
+        logs = self._evaluate_batches(self._evaluation_adapter(x, y, sample_weight, batch_size, steps),
+                                      verbose if distributed.is_main() else 0)
         return logs if return_dict else self._results(logs)
 
-    def test_on_batch(self, x, y):
+    def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
+                           verbose=0):
+        """Keras 2's name for :meth:`evaluate` on a generator; ``max_queue_size``, ``workers`` and
+        ``use_multiprocessing`` are accepted and ignored (one worker thread reads ahead)."""
+        return self.evaluate(generator, steps=steps, verbose=verbose)
+
+    def _evaluation_adapter(self, x, y, sample_weight, batch_size, steps):
+        if data_adapter.is_source(x):
+            return data_adapter.SourceBatches(x, steps, "steps")
+        x, y = self._check_xy(x, y)
+        weight = checks.sample_weights(sample_weight, None, y, x.shape[0])
+        first, n = distributed.shard(x.shape[0])
+        sl = slice(first, first + n)
+        return data_adapter.ArrayBatches(x[sl], y[sl], None if weight is None else weight[sl], batch_size,
+                                         False, steps, local=True)
+
+    def test_on_batch(self, x, y, sample_weight=None):
         """Loss (and metrics) of one batch, without updating anything."""
         self._require_compiled("test_on_batch")
-        x, y = self._check_xy(x, y)
-        return self._results(self._evaluate_arrays(x, y, x.shape[0]))
+        return self._results(self._evaluate_batches(self._evaluation_adapter(x, y, sample_weight, len(x), None)))
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -132,12 +164,16 @@ class Evaluator:
 
     # -- prediction ---------------------------------------------------------------------------
 
-    def predict(self, x, batch_size=None, verbose=0):
-        """Outputs for x in batches of ``batch_size`` (default 32), as a NumPy array (N, *output_shape).
-
-        Memory stays bounded by one batch's activations whatever N is.
-        """
+    def predict(self, x, batch_size=None, verbose=0, steps=None, workers=1, use_multiprocessing=False,
+                max_queue_size=10):
+        """Outputs for x in batches of ``batch_size`` (default 32), as a NumPy array (N, *output_shape);
+        or for the inputs of a generator or Sequence (``steps`` batches of x or (x, ...)); ``workers``,
+        ``use_multiprocessing`` and ``max_queue_size`` are Keras 2's, accepted and ignored. Memory
+        stays bounded by one batch's activations whatever N is."""
         batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
+        if data_adapter.is_source(x):
+            source = data_adapter.SourceBatches(x, steps, "steps")
+            return np.concatenate([self._predict_batch(self._check_x(b.x)) for b in source.epoch()])
         x = self._check_x(x)
         N = x.shape[0]
         out = np.empty((N, *self._layers[-1].output_shape), dtype=self._dtype())
@@ -145,10 +181,19 @@ class Evaluator:
         bar = Progbar(steps, verbose=verbose) if verbose else None
         for step in range(steps):
             lo, hi = step * batch_size, min(N, (step + 1) * batch_size)
-            out[lo:hi] = backend.to_numpy(self._forward(self._to_batch(x, slice(lo, hi))))
+            out[lo:hi] = self._predict_batch(x[lo:hi])
             if bar is not None and (bar.due() or step == steps - 1):
                 bar.update(step + 1, finalize=step == steps - 1)
         return out
+
+    def _predict_batch(self, x):
+        return backend.to_numpy(self._forward(self._to_batch(x, slice(None))))
+
+    def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
+                          verbose=0):
+        """Keras 2's name for :meth:`predict` on a generator; ``max_queue_size``, ``workers`` and
+        ``use_multiprocessing`` are accepted and ignored."""
+        return self.predict(generator, steps=steps, verbose=verbose)
 
     def predict_classes(self, x, batch_size=None, verbose=0):
         """Keras 1/2: class indexes (N,) — the argmax, or ``p > 0.5`` for a single sigmoid output."""

@@ -5,7 +5,7 @@ The arithmetic lives in :mod:`minicnn.ops.losses`.
 """
 import numpy as np
 
-from minicnn.backend import to_numpy
+from minicnn.backend import get_array_module, to_numpy
 from minicnn.ops import losses as ops
 
 
@@ -20,6 +20,11 @@ class Loss:
 
     def __call__(self, y_true, y_pred):
         return self._fn(y_true, y_pred)
+
+    def per_sample(self, y_true, y_pred):
+        """Each sample's loss (N,), as the loss of its row alone (weighted training's extra cost)."""
+        xp = get_array_module(y_pred)
+        return xp.stack([xp.asarray(self._fn(y_true[i:i + 1], y_pred[i:i + 1])[0]) for i in range(y_pred.shape[0])])
 
     def prepare_targets(self, y, K, dtype):
         """Targets of ``dtype`` for a batch (``K``: the output size); 1-D targets (N,), allowed for a

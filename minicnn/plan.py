@@ -71,11 +71,16 @@ class Plan:
                 caches.append(cache)
         return x, caches
 
-    def loss(self, loss, target, out):
-        """The batch loss and its gradient at the output (at the logits when softmax_loss)."""
+    def loss(self, loss, target, out, weight=None):
+        """The batch loss and its gradient at the output (at the logits when softmax_loss); with
+        per-sample ``weight`` (N,), the mean of the weighted losses and each row's gradient weighted."""
         if self.softmax_loss:
-            return crossentropy_value(target, out), softmax_crossentropy_backward(target, out)
-        return loss(target, out)
+            value, dout = crossentropy_value(target, out), softmax_crossentropy_backward(target, out)
+        else:
+            value, dout = loss(target, out)
+        if weight is None:
+            return value, dout
+        return (loss.per_sample(target, out) * weight).mean(), dout * weight.reshape(-1, *(1,) * (dout.ndim - 1))
 
     def backward(self, dout, caches):
         """The gradients of the trainable weights, in the model's order."""

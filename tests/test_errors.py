@@ -396,8 +396,8 @@ def test_integer_and_uint8_images_give_the_float32_result(data, dtype):
 
 
 def test_unscaled_integer_images_warn_once_and_scaled_ones_never(data, monkeypatch):
-    from minicnn import training
-    monkeypatch.setitem(training._warned, "unscaled", False)
+    from minicnn import fit_loop
+    monkeypatch.setitem(fit_loop._warned, "unscaled", False)
     x, y = data
     model = small_cnn()
     with warnings.catch_warnings(record=True) as caught:

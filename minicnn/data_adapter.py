@@ -1,0 +1,92 @@
+"""What fit, evaluate and predict take, turned into batches: NumPy/CuPy arrays, or a generator, an
+iterator or a ``minicnn.utils.Sequence``/``PyDataset`` of ``(x, y)`` or ``(x, y, sample_weight)``.
+
+Each adapter yields one epoch's batches as ``Batch`` tuples. Arrays are shuffled once per epoch
+(the same draw on every MPI rank) and each rank takes its part of every global batch; a generator
+or a Sequence is read on a worker thread ahead of the training step (:class:`Prefetcher`), and
+under MPI each rank reads its own.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from minicnn import distributed
+from minicnn import random as mrandom
+from minicnn.backend import is_cupy_array
+from minicnn.utils.data_utils import Sequence
+from minicnn.utils.prefetch import Prefetcher
+
+
+class Batch(NamedTuple):
+    x: object           # this rank's inputs (as given: converted by the model)
+    y: object           # targets, or None (predict)
+    weight: object      # per-sample weights (n,), or None
+    share: float        # this rank's share of the global batch (its gradient's weight)
+    size: int           # samples in this rank's part
+    checked: bool       # whether fit has checked x and y already (arrays) or must (generators)
+
+
+def is_source(data):
+    """Whether ``data`` is a generator, an iterator or a Sequence rather than an array."""
+    if data is None or isinstance(data, (np.ndarray, list, tuple)) or is_cupy_array(data):
+        return False
+    return isinstance(data, Sequence) or hasattr(data, "__next__") or (
+        hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape"))
+
+
+class ArrayBatches:
+    """Batches of arrays; ``steps`` (steps_per_epoch) may cut an epoch short. ``local``: the arrays
+    are this rank's share already (validation), not to be split again."""
+
+    def __init__(self, x, y, weight, batch_size, shuffle, steps=None, local=False):
+        self.x, self.y, self.weight, self.batch_size, self.shuffle = x, y, weight, batch_size, shuffle
+        self.local = local
+        batches = -(-x.shape[0] // batch_size)
+        self.steps = batches if steps is None else min(steps, batches)
+
+    def epoch(self):
+        N, B = self.x.shape[0], self.batch_size
+        order = mrandom.generator().permutation(N) if self.shuffle else None
+        for step in range(self.steps):
+            lo, hi = step * B, min(N, (step + 1) * B)
+            # Sorted indexes gather rows in memory order: the same batch, a faster copy.
+            idx = np.sort(order[lo:hi]) if self.shuffle else np.arange(lo, hi)
+            if not self.local:
+                idx = distributed.local_part(idx)
+            yield Batch(self.x[idx], None if self.y is None else self.y[idx],
+                        None if self.weight is None else self.weight[idx], len(idx) / (hi - lo), len(idx), True)
+
+
+class SourceBatches:
+    """Batches read from a generator, an iterator or a Sequence, on a worker thread."""
+
+    def __init__(self, source, steps, what="steps_per_epoch"):
+        if isinstance(source, Sequence) or not hasattr(source, "__next__"):
+            steps = len(source) if steps is None else steps
+        elif steps is None:
+            raise ValueError(f"A generator or iterator never says when an epoch ends: pass {what}=..., the number "
+                             "of batches to draw per epoch (e.g. len(x_train) // batch_size).")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"{what} must be a positive integer, got {steps!r}.")
+        self.source, self.steps = source, int(steps)
+
+    def epoch(self):
+        source, seq = self.source, self.source
+        if not hasattr(source, "__next__"):  # a Sequence: batch i, wrapping round past its end
+            source = (seq[i % len(seq)] for i in range(self.steps))
+        with Prefetcher(source, steps=self.steps) as batches:
+            for item in batches:
+                x, y, weight = unpack(item)
+                yield Batch(x, y, weight, 1 / distributed.size(), len(x), False)
+        if hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+
+
+def unpack(item):
+    """``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` -> (x, y, sample_weight)."""
+    if isinstance(item, (tuple, list)) and 1 <= len(item) <= 3:
+        return tuple(item) + (None,) * (3 - len(item))
+    if isinstance(item, (tuple, list)):
+        raise ValueError(f"A batch must be x, (x, y) or (x, y, sample_weight); got a {type(item).__name__} "
+                         f"of {len(item)} items.")
+    return item, None, None
