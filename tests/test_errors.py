@@ -153,10 +153,16 @@ def test_dropout_rate_inside_unit_interval(rate):
 
 
 def test_unknown_activation_lists_valid_ones():
-    for make in (lambda: Dense(3, activation="relu6"), lambda: Conv2D(3, 3, activation="gelu"),
-                 lambda: Activation("swish")):
-        with raises(ValueError, "unknown activation", "relu", "softmax", "sigmoid", "tanh", "linear"):
+    for make in (lambda: Dense(3, activation="relu6"), lambda: Conv2D(3, 3, activation="mish"),
+                 lambda: Activation("hard_swish")):
+        with raises(ValueError, "unknown activation", "relu", "softmax", "sigmoid", "tanh", "linear", "gelu",
+                    "leaky_relu"):
             make()
+
+
+def test_own_activation_function_says_pass_a_name():
+    with raises(TypeError, "not one of minicnn's", "derivative", "minicnn.activations", "'gelu'"):
+        Dense(3, activation=lambda x: x * 2)
 
 
 def test_unknown_initializer_lists_valid_ones():

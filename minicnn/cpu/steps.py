@@ -37,13 +37,14 @@ class FastStep:
         return getattr(self.layer, "activation", None) == "relu"
 
     def activate(self, z):
-        """The layer's activation on its fresh linear output z (ReLU in place): y and the cache part."""
+        """The layer's activation on its fresh linear output z (ReLU in place): y and the cache
+        part, y or z, whichever the activation's backward takes."""
         act = self.layer.activation
         y = activations.relu_forward(z, out=z) if act == "relu" else self.layer._act_forward(z)
-        return y, y
+        return y, (z if self.layer._act_takes_input else y)
 
-    def deactivate(self, dy, y):
-        return dy if self.activation_grad_given else self.layer._act_backward(dy, y)
+    def deactivate(self, dy, saved):
+        return dy if self.activation_grad_given else self.layer._act_backward(dy, saved)
 
 
 class FusedConvPool(FastStep):
