@@ -61,13 +61,14 @@ class FusedConvPool(FastStep):
 
     @classmethod
     def takes(cls, layer):
-        return layer.data_format == "channels_last"
+        """Channels-last, undilated convolutions: the tuned im2col has no dilation."""
+        return layer.data_format == "channels_last" and layer.dilation_rate == (1, 1)
 
-    @staticmethod
-    def fuses(layer, nxt):
+    @classmethod
+    def fuses(cls, layer, nxt):
         """Whether ``layer`` and ``nxt`` make one step (the planner asks)."""
-        return (type(layer) is Conv2D and type(nxt) is MaxPooling2D and nxt.padding == "valid"
-                and layer.data_format == nxt.data_format == "channels_last"
+        return (type(layer) is Conv2D and type(nxt) is MaxPooling2D and cls.takes(layer)
+                and nxt.padding == "valid" and nxt.data_format == "channels_last"
                 and layer.activation in ("relu", "linear"))
 
     def forward(self, x, training):
