@@ -104,8 +104,8 @@ class Conv2D(ActivationMixin, Layer):
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
-                      dilation_rate=list(self.dilation_rate), padding=self.padding, data_format=self.data_format, activation=self.activation,
-                      use_bias=self.use_bias,
+                      dilation_rate=list(self.dilation_rate), padding=self.padding, data_format=self.data_format,
+                      activation=self.activation, use_bias=self.use_bias,
                       kernel_initializer=initializers.serialize(self.kernel_initializer),
                       bias_initializer=initializers.serialize(self.bias_initializer))
         return config

@@ -2,7 +2,6 @@
 import numbers
 import math
 
-from minicnn import activations as public_activations
 from minicnn import initializers
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
 from minicnn.ops import activations
@@ -20,6 +19,7 @@ class ActivationMixin:
 
     def _set_activation(self, activation):
         if callable(activation):  # a function of minicnn.activations, Keras style
+            from minicnn import activations as public_activations  # imported at first use, as minicnn does
             activation = public_activations.serialize(activation)
         self.activation = "linear" if activation is None else activation
         # What the backward takes besides dy: the output y, or the input z for the few

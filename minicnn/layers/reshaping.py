@@ -2,17 +2,9 @@
 import math
 import numbers
 
-from minicnn.layers.base import Layer, normalize_data_format
+from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
 from minicnn.layers.spatial import image_shape, to_channels_first, to_channels_last
 from minicnn.ops.geometry import crop_nhwc, pad_nhwc
-
-
-def _nonnegative_int(value, what, layer):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{layer}: {what} must be a non-negative integer, got {value!r}.")
-    if value < 0:
-        raise ValueError(f"{layer}: {what} must be a non-negative integer, got {value}.")
-    return int(value)
 
 
 def _pair(value, what, layer):
@@ -20,8 +12,8 @@ def _pair(value, what, layer):
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{layer}: {what} must be an integer or a pair of integers, got {value!r}.")
-        return tuple(_nonnegative_int(v, what, layer) for v in value)
-    n = _nonnegative_int(value, what, layer)
+        return tuple(check_positive_int(v, what, layer, allow_zero=True) for v in value)
+    n = check_positive_int(value, what, layer, allow_zero=True)
     return n, n
 
 

@@ -114,10 +114,9 @@ def global_avgpool2d_forward(x):
 
 def global_avgpool2d_backward(dy, x_shape):
     """dx (N, H, W, C): each dy (N, C) element spread evenly over its channel's H*W inputs."""
-    N, H, W, C = x_shape
-    xp = get_array_module(dy)
+    H, W = x_shape[1:3]
     # A fresh array, not a broadcast view: the layer before may write into its dx.
-    return xp.broadcast_to((dy / (H * W))[:, None, None, :], x_shape).copy()
+    return get_array_module(dy).broadcast_to((dy / (H * W))[:, None, None, :], x_shape).copy()
 
 
 def global_maxpool2d_forward(x):
