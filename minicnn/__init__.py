@@ -9,7 +9,6 @@
 
 Reading order: see "Read the code" in the README (minicnn/ops/conv.py first).
 """
-from minicnn import activations
 from minicnn.backend import fast_path, get_backend, set_backend, set_fast_path
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Convolution2D, Dense,
                             Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LeakyReLU,
@@ -31,5 +30,4 @@ def __getattr__(name):
 
 __all__ = ["Sequential", "load_model", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
            "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input",
-           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Reshape", "Softmax", "ReLU", "LeakyReLU",
-           "activations"]
+           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Reshape", "Softmax", "ReLU", "LeakyReLU"]
