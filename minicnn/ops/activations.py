@@ -232,7 +232,8 @@ def get(name):
     if name is None:
         name = "linear"
     if not isinstance(name, str):
-        raise TypeError(f"activation must be a string name such as 'relu', got {name!r}.")
+        raise TypeError(f"activation must be a string name such as 'relu' (or a function of "
+                        f"minicnn.activations, on a layer), got {name!r}.")
     if name not in ACTIVATIONS:
         raise ValueError(f"Unknown activation {name!r}; valid activations are {sorted(ACTIVATIONS)}.")
     return ACTIVATIONS[name]
