@@ -11,7 +11,8 @@ Reading order: see "Read the code" in the README (minicnn/ops/conv.py first).
 """
 from minicnn.backend import fast_path, get_backend, set_backend, set_fast_path
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Convolution2D, Dense,
-                            Dropout, Flatten, Input, MaxPooling2D)
+                            Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LeakyReLU,
+                            MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D)
 from minicnn.models import Sequential, load_model
 
 __version__ = "0.1.0"
@@ -28,4 +29,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'minicnn' has no attribute {name!r}")
 
 __all__ = ["Sequential", "load_model", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
-           "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input"]
+           "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input",
+           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Reshape", "Softmax", "ReLU", "LeakyReLU"]

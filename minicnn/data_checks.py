@@ -105,7 +105,7 @@ def check_epochs(epochs, initial_epoch):
 
 
 # Layers that keep their input's shape, so the next layer still sees the model's input shape.
-_SHAPE_KEEPING = ("Activation", "BatchNormalization", "Dropout")
+_SHAPE_KEEPING = ("Activation", "BatchNormalization", "Dropout", "ReLU", "LeakyReLU", "Softmax")
 
 
 def check_image_layout(layers, input_shape):

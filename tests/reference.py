@@ -14,19 +14,21 @@ def out_and_pad(n, k, s, padding):
     return (n - k) // s + 1, 0
 
 
-def conv2d(x, W, b, strides, padding):
-    """x (N,H,W,C), W (KH,KW,C,F) -> (N,OH,OW,F), by loops over output pixels and kernel taps."""
+def conv2d(x, W, b, strides, padding, dilation=(1, 1)):
+    """x (N,H,W,C), W (KH,KW,C,F) -> (N,OH,OW,F), by loops over output pixels and kernel taps;
+    tap (kh, kw) of a dilated kernel reads kh*dh rows and kw*dw columns from the window's corner."""
     N, H, Wd, C = x.shape
     KH, KW, _, F = W.shape
     sh, sw = strides
-    OH, pt = out_and_pad(H, KH, sh, padding)
-    OW, pl = out_and_pad(Wd, KW, sw, padding)
+    dh, dw = dilation
+    OH, pt = out_and_pad(H, (KH - 1) * dh + 1, sh, padding)
+    OW, pl = out_and_pad(Wd, (KW - 1) * dw + 1, sw, padding)
     y = np.zeros((N, OH, OW, F), dtype=np.float64)
     for oh in range(OH):
         for ow in range(OW):
             for kh in range(KH):
                 for kw in range(KW):
-                    h, w = oh * sh - pt + kh, ow * sw - pl + kw
+                    h, w = oh * sh - pt + kh * dh, ow * sw - pl + kw * dw
                     if 0 <= h < H and 0 <= w < Wd:
                         y[:, oh, ow, :] += x[:, h, w, :] @ W[kh, kw]
     if b is not None:

@@ -12,7 +12,8 @@ import pytest
 
 from minicnn import Sequential, optimizers
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            Input, MaxPooling2D)
+                            GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LeakyReLU, MaxPooling2D, ReLU, Reshape,
+                            Softmax, ZeroPadding2D)
 from minicnn.utils import to_categorical
 
 
@@ -86,6 +87,21 @@ def test_window_larger_than_input(layer, words):
         Sequential([Input(shape=(4, 4, 3)), layer])
 
 
+@pytest.mark.parametrize("layer, input_shape, words", [
+    (Conv2D(2, 3, dilation_rate=3, name="atrous"), (6, 6, 1), ["atrous", "larger than", "dilated kernel (7, 7)",
+                                                                "(6, 6)", "padding='same'"]),
+    (Reshape((5, -1), name="rs"), (12,), ["rs", "cannot reshape", "(12,)", "12 values", "(5, -1)"]),
+    (Reshape((3, 5)), (4, 4), ["(4, 4)", "16 values", "(3, 5)"]),
+    (Softmax(axis=0), (10,), ["axis 0", "per-sample axis", "(batch, 10)", "-1"]),
+    (Softmax(axis=(1, 3)), (4, 5), ["axis 3", "per-sample axis", "(batch, 4, 5)"]),
+    (GlobalAveragePooling2D(), (10,), ["GlobalAveragePooling2D", "expects images", "(10,)"]),
+    (ZeroPadding2D(), (8, 8), ["ZeroPadding2D", "expects images", "(8, 8)"]),
+])
+def test_new_layers_refuse_input_shapes_at_build(layer, input_shape, words):
+    with raises(ValueError, *words):
+        Sequential([Input(shape=input_shape), layer])
+
+
 def test_window_larger_than_input_after_pooling():
     model = Sequential([Conv2D(2, (3, 3), input_shape=(10, 10, 1)), MaxPooling2D((2, 2)), MaxPooling2D((2, 2))])
     with raises(ValueError, "conv2d_1", "kernel size (3, 3)", "(2, 2)", "(2, 2, 2)", "fewer pooling"):
@@ -117,6 +133,19 @@ def test_window_larger_than_input_is_fine_with_same_padding():
     (lambda: Conv2D(4, 3, input_shape=(28, -28, 1)), ["input_shape", "positive integers"]),
     (lambda: BatchNormalization(momentum=1.0), ["momentum", "[0, 1)"]),
     (lambda: BatchNormalization(epsilon=0), ["epsilon", "positive"]),
+    (lambda: Conv2D(4, 3, dilation_rate=0), ["dilation_rate", "positive integer"]),
+    (lambda: Conv2D(4, 3, strides=2, dilation_rate=(1, 2)), ["strides (2, 2)", "dilation_rate (1, 2)",
+                                                              "cannot both exceed 1", "strides=1"]),
+    (lambda: ZeroPadding2D(-1), ["padding", "non-negative integer", "-1"]),
+    (lambda: ZeroPadding2D((1, 2, 3)), ["padding", "((top, bottom), (left, right))", "(1, 2, 3)"]),
+    (lambda: ZeroPadding2D(((1, 2), (3,))), ["padding", "pair of integers"]),
+    (lambda: Reshape((0, 4)), ["target_shape", "positive", "at most one -1", "(0, 4)"]),
+    (lambda: Reshape((-1, 2, -1)), ["target_shape", "at most one -1"]),
+    (lambda: ReLU(max_value=-1), ["max_value", "non-negative", "-1"]),
+    (lambda: ReLU(negative_slope=-0.1), ["negative_slope", "non-negative"]),
+    (lambda: ReLU(threshold=-2), ["threshold", "non-negative"]),
+    (lambda: LeakyReLU(-0.3), ["negative_slope", "non-negative"]),
+    (lambda: LeakyReLU(alpha=float("nan")), ["negative_slope", "non-negative", "nan"]),
 ])
 def test_non_positive_sizes_value_error(make, words):
     with raises(ValueError, *words):
@@ -135,6 +164,14 @@ def test_non_positive_sizes_value_error(make, words):
     (lambda: Activation(3), ["activation", "string name"]),
     (lambda: Dense(3, kernel_initializer=7), ["initializer", "name", "callable"]),
     (lambda: Dense(3, units_typo=4), ["unexpected keyword", "units_typo"]),
+    (lambda: Reshape(), ["target_shape", "Reshape((28, 28, 1))"]),
+    (lambda: Reshape((2.5, 2)), ["target_shape", "tuple of integers", "2.5"]),
+    (lambda: Reshape(12), ["target_shape", "tuple of integers"]),
+    (lambda: ZeroPadding2D("1"), ["padding", "non-negative integer", "'1'"]),
+    (lambda: ReLU(max_value="6"), ["max_value", "number", "'6'"]),
+    (lambda: LeakyReLU(negative_slope=0.1, alpha=0.2), ["negative_slope", "alpha", "not both"]),
+    (lambda: Softmax(axis="last"), ["axis", "int or a tuple of ints", "'last'"]),
+    (lambda: GlobalMaxPooling2D(pool_size=2), ["unexpected keyword", "pool_size"]),
 ])
 def test_wrong_types_type_error(make, words):
     with raises(TypeError, *words):
@@ -153,10 +190,16 @@ def test_dropout_rate_inside_unit_interval(rate):
 
 
 def test_unknown_activation_lists_valid_ones():
-    for make in (lambda: Dense(3, activation="relu6"), lambda: Conv2D(3, 3, activation="gelu"),
-                 lambda: Activation("swish")):
-        with raises(ValueError, "unknown activation", "relu", "softmax", "sigmoid", "tanh", "linear"):
+    for make in (lambda: Dense(3, activation="relu6"), lambda: Conv2D(3, 3, activation="mish"),
+                 lambda: Activation("hard_swish")):
+        with raises(ValueError, "unknown activation", "relu", "softmax", "sigmoid", "tanh", "linear", "gelu",
+                    "leaky_relu"):
             make()
+
+
+def test_own_activation_function_says_pass_a_name():
+    with raises(TypeError, "not one of minicnn's", "derivative", "minicnn.activations", "'gelu'"):
+        Dense(3, activation=lambda x: x * 2)
 
 
 def test_unknown_initializer_lists_valid_ones():
@@ -223,6 +266,8 @@ def test_the_keras_1_fixes_named_by_the_wrong_side_error_work():
 def test_wrong_channel_axis_behind_shape_keeping_layers_and_from_data():
     with raises(ValueError, "input_shape=(28, 28, 1)"):
         Sequential([Input(shape=(1, 28, 28)), BatchNormalization(axis=1), Dropout(0.2), Conv2D(4, 3)])
+    with raises(ValueError, "input_shape=(28, 28, 1)"):
+        Sequential([Input(shape=(1, 28, 28)), ReLU(), LeakyReLU(), Softmax(), Conv2D(4, 3)])
     model = Sequential([Conv2D(4, (3, 3)), Flatten(), Dense(2)])
     with raises(ValueError, "input_shape=(28, 28, 1)", "np.moveaxis(x, 1, -1)"):
         model.predict(np.zeros((2, 1, 28, 28), np.float32))

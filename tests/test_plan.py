@@ -12,8 +12,9 @@ import minicnn
 import minicnn.cpu.conv as fast_conv
 from minicnn import Sequential, backend
 from minicnn.cpu import threads
+from minicnn.cpu import steps as fast_steps
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            MaxPooling2D)
+                            GlobalAveragePooling2D, LeakyReLU, MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D)
 from minicnn.optimizers import SGD, Adadelta
 from minicnn.plan import LayerStep
 from minicnn.utils import set_random_seed
@@ -180,7 +181,31 @@ STACKS = {
                                              Conv2D(3, 2, activation="sigmoid", **kw), Flatten(**kw), Dense(6, **kw),
                                              BatchNormalization(**kw), Activation("relu", **kw),
                                              Dense(4, activation="softmax", **kw)],
+    # The tuned im2col has no dilation: these convolutions stay on the plain LayerStep.
+    "dilated": lambda kw, shape: [Conv2D(4, 3, dilation_rate=2, activation="relu", input_shape=shape, **kw),
+                                  MaxPooling2D(2, **kw), Conv2D(3, 2, dilation_rate=(1, 2), padding="same",
+                                                                activation="gelu", **kw),
+                                  Flatten(**kw), Dense(8, activation="swish", **kw), Dense(4, activation="softmax", **kw)],
+    # Activations whose backward takes the input, inside the tuned conv and dense steps.
+    "new_activations": lambda kw, shape: [Conv2D(4, 3, activation="gelu", input_shape=shape, **kw),
+                                          Conv2D(3, 3, activation="elu", **kw), MaxPooling2D(2, **kw), Flatten(**kw),
+                                          Dense(8, activation="silu", **kw), Dense(6, activation="softplus", **kw),
+                                          Dense(4, activation="softmax", **kw)],
+    "new_layers": lambda kw, shape: [ZeroPadding2D(1, input_shape=shape, **kw), Conv2D(4, 3, **kw),
+                                     ReLU(max_value=6.0, **kw), MaxPooling2D(2, **kw), LeakyReLU(**kw),
+                                     GlobalAveragePooling2D(**kw), Reshape((2, 2), **kw), Flatten(**kw),
+                                     Dense(4, **kw), Softmax(**kw)],
 }
+
+
+def test_the_planner_keeps_dilated_convolutions_on_the_plain_step(path):
+    path(True)
+    model = Sequential(STACKS["dilated"]({}, (10, 10, 2)))
+    model.compile("sgd", "categorical_crossentropy")
+    assert [type(s).__name__ for s in model._plan().steps] == ["LayerStep", "FastMaxPool", "LayerStep", "LayerStep",
+                                                              "FastDense", "FastDense"]
+    assert not fast_steps.FusedConvPool.takes(model.layers[0])
+    assert not fast_steps.FusedConvPool.fuses(model.layers[0], model.layers[1])
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS) + ["channels_first"])

@@ -17,8 +17,8 @@ from minicnn import Sequential, optimizers
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                             Input, MaxPooling2D)
 
-ACTIVATIONS = ["relu", "softmax", "sigmoid", "tanh", "linear", None]
-BAD_ACTIVATIONS = ["relu6", "Relu", ""]
+ACTIVATIONS = ["relu", "softmax", "sigmoid", "tanh", "linear", None, "gelu", "elu", "swish", "hard_sigmoid"]
+BAD_ACTIVATIONS = ["relu6", "Relu", "", "GELU"]
 PADDINGS = ["valid", "same", "SAME", "full"]
 
 

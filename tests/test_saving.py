@@ -14,7 +14,8 @@ import minicnn
 from minicnn import backend, optimizers
 from minicnn.datasets import mnist
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            Input, MaxPooling2D)
+                            GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LeakyReLU, MaxPooling2D, ReLU, Reshape,
+                            Softmax, ZeroPadding2D)
 from minicnn.models import Sequential, load_model
 from minicnn.utils import set_random_seed
 
@@ -90,6 +91,33 @@ def test_round_trip_predictions_config_and_summary(tmp_path, capsys):
     loaded.summary()
     first, second = capsys.readouterr().out.split('Model: "tiny_cnn"')[1:]
     assert first == second
+
+
+def every_new_layer():
+    """A model with each layer of issue 17 and each activation name, every option off its default."""
+    return Sequential([
+        ZeroPadding2D(((1, 0), (2, 1)), input_shape=(2, 9, 8), data_format="channels_first"),
+        Conv2D(4, 3, dilation_rate=(2, 1), activation="gelu", data_format="channels_first"),
+        ReLU(max_value=6.0, negative_slope=0.1, threshold=0.05), LeakyReLU(alpha=0.2),
+        GlobalMaxPooling2D(keepdims=True, data_format="channels_first"), Reshape((2, -1)), Softmax(axis=1),
+        Reshape((4, 1, 1)), GlobalAveragePooling2D(data_format="channels_first"),
+        *[Dense(5, activation=name) for name in ("elu", "selu", "softplus", "softsign", "swish", "silu",
+                                                  "hard_sigmoid", "leaky_relu", "exponential")],
+        Dense(3), Activation("softmax")], name="issue17")
+
+
+def test_round_trip_of_every_new_layer(tmp_path):
+    set_random_seed(4)
+    x, y = data(shape=(2, 9, 8))
+    model = trained(every_new_layer(), x=x, y=y)
+    model.save(tmp_path / "new.npz")
+    loaded = load_model(tmp_path / "new.npz")
+    assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in model.layers]
+    np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
+    for m in (model, loaded):
+        set_random_seed(5)
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert_same_weights(model, loaded)
 
 
 OPTIMIZERS = {

@@ -37,13 +37,14 @@ class FastStep:
         return getattr(self.layer, "activation", None) == "relu"
 
     def activate(self, z):
-        """The layer's activation on its fresh linear output z (ReLU in place): y and the cache part."""
+        """The layer's activation on its fresh linear output z (ReLU in place): y and the cache
+        part, y or z, whichever the activation's backward takes."""
         act = self.layer.activation
         y = activations.relu_forward(z, out=z) if act == "relu" else self.layer._act_forward(z)
-        return y, y
+        return y, (z if self.layer._act_takes_input else y)
 
-    def deactivate(self, dy, y):
-        return dy if self.activation_grad_given else self.layer._act_backward(dy, y)
+    def deactivate(self, dy, saved):
+        return dy if self.activation_grad_given else self.layer._act_backward(dy, saved)
 
 
 class FusedConvPool(FastStep):
@@ -60,13 +61,14 @@ class FusedConvPool(FastStep):
 
     @classmethod
     def takes(cls, layer):
-        return layer.data_format == "channels_last"
+        """Channels-last, undilated convolutions: the tuned im2col has no dilation."""
+        return layer.data_format == "channels_last" and layer.dilation_rate == (1, 1)
 
-    @staticmethod
-    def fuses(layer, nxt):
+    @classmethod
+    def fuses(cls, layer, nxt):
         """Whether ``layer`` and ``nxt`` make one step (the planner asks)."""
-        return (type(layer) is Conv2D and type(nxt) is MaxPooling2D and nxt.padding == "valid"
-                and layer.data_format == nxt.data_format == "channels_last"
+        return (type(layer) is Conv2D and type(nxt) is MaxPooling2D and cls.takes(layer)
+                and nxt.padding == "valid" and nxt.data_format == "channels_last"
                 and layer.activation in ("relu", "linear"))
 
     def forward(self, x, training):

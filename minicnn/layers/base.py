@@ -32,12 +32,13 @@ def clear_session():
     _name_counts.clear()
 
 
-def check_positive_int(value, what, layer):
-    """Return ``value`` as int, or raise if it is not a positive integer."""
+def check_positive_int(value, what, layer, allow_zero=False):
+    """Return ``value`` as int, or raise if it is not a positive (or, ``allow_zero``, non-negative) integer."""
+    kind = "non-negative integer" if allow_zero else "positive integer"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{layer}: {what} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value}.")
+        raise TypeError(f"{layer}: {what} must be a {kind}, got {value!r}.")
+    if value < (0 if allow_zero else 1):
+        raise ValueError(f"{layer}: {what} must be a {kind}, got {value}.")
     return int(value)
 
 

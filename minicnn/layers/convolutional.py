@@ -24,6 +24,10 @@ class Conv2D(ActivationMixin, Layer):
             positional ints) is accepted too.
         strides: int or (sh, sw), default 1.
         padding: ``"valid"`` (default) or ``"same"``.
+        dilation_rate: int or (dh, dw), default 1: the kernel's taps are dh rows and dw columns
+            apart, so it spans (KH-1)*dh + 1 rows. As in Keras, strides and dilation_rate cannot
+            both exceed 1. The GPU's CUDA im2col has no dilation: a dilated convolution runs as
+            plain CuPy expressions there, and on the CPU's plain path (not the tuned one).
         data_format: ``"channels_last"`` (N, H, W, C) or ``"channels_first"`` (N, C, H, W);
             default: the global image data format.
         activation, use_bias, kernel_initializer, bias_initializer: as Keras.
@@ -32,8 +36,9 @@ class Conv2D(ActivationMixin, Layer):
     Weights: kernel (KH, KW, C, F) and bias (F,), Keras's layout.
 
     Raises:
-        ValueError/TypeError: for non-positive filters, kernel sizes or strides, an unknown
-        padding or activation, or (at build) an input the kernel does not fit.
+        ValueError/TypeError: for non-positive filters, kernel sizes, strides or dilation rates,
+        strides and dilation both above 1, an unknown padding or activation, or (at build) an
+        input the (dilated) kernel does not fit.
     """
 
     def __init__(self, filters=None, kernel_size=None, *args, strides=(1, 1), padding="valid",
@@ -58,8 +63,12 @@ class Conv2D(ActivationMixin, Layer):
         self.filters = check_positive_int(filters, "filters", self.name)
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", self.name)
         self.strides = normalize_tuple(subsample if subsample is not None else strides, 2, "strides", self.name)
-        if normalize_tuple(dilation_rate, 2, "dilation_rate", self.name) != (1, 1):
-            raise ValueError(f"{self.name}: dilation_rate other than 1 is not supported.")
+        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate", self.name)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"{self.name}: strides {self.strides} and dilation_rate {self.dilation_rate} cannot both "
+                "exceed 1 (as in Keras). Use strides=1 with the dilation, or follow the dilated "
+                "convolution with a pooling layer to downsample.")
         self.padding = normalize_padding(border_mode if border_mode is not None else padding, self.name)
         self.data_format = normalize_data_format(data_format or dim_ordering, self.name)
         self._set_activation(activation)
@@ -69,8 +78,10 @@ class Conv2D(ActivationMixin, Layer):
         self.trainable_names = ("kernel", "bias") if self.use_bias else ("kernel",)
 
     def compute_output_shape(self, input_shape):
-        return spatial_output_shape(self, input_shape, self.kernel_size, self.strides, self.padding,
-                                    self.filters, "kernel size")
+        # A dilated kernel spans (K-1)*d + 1 pixels: sizes and "same" padding follow that extent.
+        extent = tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
+        what = "kernel size" if self.dilation_rate == (1, 1) else "dilated kernel"
+        return spatial_output_shape(self, input_shape, extent, self.strides, self.padding, self.filters, what)
 
     def _create_params(self, input_shape):
         C = image_shape(self, input_shape)[2]
@@ -81,7 +92,7 @@ class Conv2D(ActivationMixin, Layer):
     def linear_forward(self, x):
         channels_first = self.data_format == "channels_first"
         z, cache = conv2d_forward(to_channels_last(x) if channels_first else x, self.params["kernel"],
-                                  self.params.get("bias"), self.strides, self.padding)
+                                  self.params.get("bias"), self.strides, self.padding, self.dilation_rate)
         return (to_channels_first(z) if channels_first else z), cache
 
     def linear_backward(self, dz, cache):
@@ -93,8 +104,8 @@ class Conv2D(ActivationMixin, Layer):
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
-                      padding=self.padding, data_format=self.data_format, activation=self.activation,
-                      use_bias=self.use_bias,
+                      dilation_rate=list(self.dilation_rate), padding=self.padding, data_format=self.data_format,
+                      activation=self.activation, use_bias=self.use_bias,
                       kernel_initializer=initializers.serialize(self.kernel_initializer),
                       bias_initializer=initializers.serialize(self.bias_initializer))
         return config

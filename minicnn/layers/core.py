@@ -18,19 +18,23 @@ class ActivationMixin:
     """
 
     def _set_activation(self, activation):
-        activations.get(activation)  # validates the name
-        self.activation = activation or "linear"
-        self._act_forward, self._act_backward = activations.get(self.activation)
+        if callable(activation):  # a function of minicnn.activations, Keras style
+            from minicnn import activations as public_activations  # imported at first use, as minicnn does
+            activation = public_activations.serialize(activation)
+        self.activation = "linear" if activation is None else activation
+        # What the backward takes besides dy: the output y, or the input z for the few
+        # activations whose derivative y does not determine (gelu, silu).
+        self._act_forward, self._act_backward, self._act_takes_input = activations.get(self.activation)
 
     def forward(self, x, training=False):
         z, cache = self.linear_forward(x)
         # z is this layer's own fresh output: ReLU may overwrite it.
         y = activations.relu_forward(z, out=z) if self.activation == "relu" else self._act_forward(z)
-        return y, (cache, y)
+        return y, (cache, z if self._act_takes_input else y)
 
     def backward(self, dy, cache):
-        inner, y = cache
-        return self.linear_backward(self._act_backward(dy, y), inner)
+        inner, saved = cache
+        return self.linear_backward(self._act_backward(dy, saved), inner)
 
 
 class InputLayer(Layer):
@@ -140,7 +144,9 @@ class Flatten(Layer):
 
 
 class Activation(ActivationMixin, Layer):
-    """Applies a named activation: relu, softmax, sigmoid, tanh or linear."""
+    """Applies a named activation (any of :data:`minicnn.ops.activations.ACTIVATIONS`: relu,
+    softmax, sigmoid, tanh, linear, elu, selu, softplus, softsign, silu/swish, gelu,
+    hard_sigmoid, exponential, leaky_relu) or a function of :mod:`minicnn.activations`."""
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

@@ -1,6 +1,7 @@
-"""MaxPooling2D and AveragePooling2D: thin layers over :mod:`minicnn.ops.pooling`."""
+"""MaxPooling2D, AveragePooling2D and their global versions: thin layers over :mod:`minicnn.ops.pooling`."""
 from minicnn.layers.base import Layer, normalize_data_format, normalize_tuple
-from minicnn.layers.spatial import normalize_padding, spatial_output_shape, to_channels_first, to_channels_last
+from minicnn.layers.spatial import (image_shape, normalize_padding, spatial_output_shape, to_channels_first,
+                                    to_channels_last)
 from minicnn.ops import pooling
 
 
@@ -60,3 +61,58 @@ class AveragePooling2D(_Pooling2D):
 
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
+
+
+class _GlobalPooling2D(Layer):
+    """Common configuration of the global 2-D poolings: one value per channel.
+
+    Args:
+        data_format: as Conv2D (Keras 1: dim_ordering).
+        keepdims: False (default): output (C,); True: (1, 1, C), or (C, 1, 1) channels-first.
+    """
+
+    _forward = _backward = None
+
+    def __init__(self, data_format=None, keepdims=False, dim_ordering=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format or dim_ordering, self.name)
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, input_shape):
+        C = image_shape(self, input_shape)[2]
+        if not self.keepdims:
+            return (C,)
+        return (C, 1, 1) if self.data_format == "channels_first" else (1, 1, C)
+
+    def forward(self, x, training=False):
+        channels_first = self.data_format == "channels_first"
+        y, cache = type(self)._forward(to_channels_last(x) if channels_first else x)
+        if self.keepdims:
+            y = y.reshape((y.shape[0], -1, 1, 1) if channels_first else (y.shape[0], 1, 1, -1))
+        return y, cache
+
+    def backward(self, dy, cache):
+        dx = type(self)._backward(dy.reshape(dy.shape[0], -1), cache)
+        return (to_channels_first(dx) if self.data_format == "channels_first" else dx), {}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(data_format=self.data_format, keepdims=self.keepdims)
+        return config
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean of each channel over the whole image: (H, W, C) -> (C,)."""
+    _forward = staticmethod(pooling.global_avgpool2d_forward)
+    _backward = staticmethod(pooling.global_avgpool2d_backward)
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The max of each channel over the whole image: (H, W, C) -> (C,); the gradient goes to
+    the first maximum, as in MaxPooling2D (Keras's reduce-max splits it between ties)."""
+    _forward = staticmethod(pooling.global_maxpool2d_forward)
+    _backward = staticmethod(pooling.global_maxpool2d_backward)
+
+
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D

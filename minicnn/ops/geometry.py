@@ -1,4 +1,4 @@
-"""Output sizes and padding shared by convolution and pooling (channels-last).
+"""Output sizes and padding shared by convolution, pooling and ZeroPadding2D (channels-last).
 
 Padding follows Keras/TensorFlow: ``"valid"`` uses no padding; ``"same"`` gives
 ``OH = ceil(H / sh)`` and pads ``max((OH-1)*sh + KH - H, 0)`` in total, the smaller half on top
@@ -29,3 +29,11 @@ def pad_nhwc(x, pads, value=0.0):
     if tuple(map(tuple, pads)) == ((0, 0), (0, 0)):
         return x
     return get_array_module(x).pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+def crop_nhwc(dy, pads):
+    """The adjoint of :func:`pad_nhwc`: dy (N, H + pt + pb, W + pl + pr, C) without its borders,
+    as a fresh contiguous (N, H, W, C) array."""
+    (pt, pb), (pl, pr) = pads
+    _, Hp, Wp, _ = dy.shape
+    return get_array_module(dy).ascontiguousarray(dy[:, pt:Hp - pb, pl:Wp - pr])

@@ -5,8 +5,10 @@ rules (:mod:`minicnn.ops.geometry`). Padded positions never win a max and are no
 average, as in Keras. Each function loops over the PH*PW offsets inside a window, never over
 pixels: one strided plane of the input per offset.
 
-On the GPU the four functions run as CUDA kernels (``kernels/pooling.cu``). The CPU's tuned
-max pooling is :mod:`minicnn.cpu.pooling`.
+Global pooling reduces each channel's whole H x W plane to one value.
+
+On the GPU the four windowed functions run as CUDA kernels (``kernels/pooling.cu``); global
+pooling is the same CuPy expressions as here. The CPU's tuned max pooling is :mod:`minicnn.cpu.pooling`.
 """
 from minicnn.backend import get_array_module, is_cupy_array
 from minicnn.ops.geometry import conv_output_length, conv_padding, pad_nhwc
@@ -103,3 +105,33 @@ def avgpool2d_backward(dy, cache):
     for k in range(PH * PW):
         window(dxpad, k // PW, k % PW, (sh, sw), dy.shape[1:3])[...] += g
     return dxpad[:, pt:pt + H, pl:pl + W]
+
+
+def global_avgpool2d_forward(x):
+    """y (N, C), the mean of x (N, H, W, C) over H and W; the cache is x's shape."""
+    return x.mean(axis=(1, 2)), x.shape
+
+
+def global_avgpool2d_backward(dy, x_shape):
+    """dx (N, H, W, C): each dy (N, C) element spread evenly over its channel's H*W inputs."""
+    H, W = x_shape[1:3]
+    # A fresh array, not a broadcast view: the layer before may write into its dx.
+    return get_array_module(dy).broadcast_to((dy / (H * W))[:, None, None, :], x_shape).copy()
+
+
+def global_maxpool2d_forward(x):
+    """y (N, C), the max of x (N, H, W, C) over H and W, and the cache: the flat index h*W + w of
+    each (n, c)'s *first* maximum (N, C), as MaxPooling2D routes its gradient (TensorFlow's and
+    PyTorch's reduce-max split it between tied maxima instead), and x's shape."""
+    N, H, W, C = x.shape
+    flat = x.reshape(N, H * W, C)
+    arg = flat.argmax(axis=1)
+    return flat.max(axis=1), (arg, x.shape)
+
+
+def global_maxpool2d_backward(dy, cache):
+    """dx (N, H, W, C): each dy (N, C) element goes to its channel's first maximum."""
+    arg, (N, H, W, C) = cache
+    xp = get_array_module(dy)
+    first = xp.arange(H * W)[None, :, None] == arg[:, None, :]
+    return (first * dy[:, None, :]).reshape(N, H, W, C)

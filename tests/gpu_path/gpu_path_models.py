@@ -5,7 +5,8 @@ import minicnn
 from minicnn import Sequential, optimizers
 from minicnn.backend import to_numpy
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            MaxPooling2D)
+                            GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Reshape, Softmax,
+                            ZeroPadding2D)
 
 SHAPE = (10, 10, 1)
 
@@ -50,6 +51,24 @@ def activations_model():
     return [Conv2D(3, (3, 3), padding="same", activation="tanh", input_shape=SHAPE), Activation("relu"),
             AveragePooling2D(pool_size=3, strides=2), Conv2D(3, (2, 2), activation="sigmoid", use_bias=False),
             Flatten(), Dense(10), Activation("softmax")]
+
+
+def new_layers_model():
+    """The layers of issue 17: zero padding, a dilated GELU convolution (plain CuPy, no im2col
+    kernel), ReLU with options, global max pooling kept 4-D, Reshape, a Softmax layer, swish."""
+    return [ZeroPadding2D(((1, 0), (2, 1)), input_shape=SHAPE), Conv2D(4, 3, dilation_rate=2, activation="gelu"),
+            ReLU(max_value=1.0, negative_slope=0.1, threshold=0.05), Conv2D(6, 2, activation="elu"),
+            GlobalMaxPooling2D(keepdims=True), Reshape((2, 3)), Softmax(axis=1), Flatten(),
+            Dense(8, activation="swish"), Dense(10, activation="softmax")]
+
+
+def new_layers_channels_first_model():
+    """Channels-first zero padding, dilated convolution and global average pooling; LeakyReLU and
+    the other new activations on Dense layers."""
+    cf = dict(data_format="channels_first")
+    return [ZeroPadding2D(1, input_shape=(1, 10, 10), **cf), Conv2D(4, 3, dilation_rate=(1, 2), padding="same", **cf),
+            LeakyReLU(), GlobalAveragePooling2D(**cf), Dense(8, activation="softplus"),
+            Dense(8, activation="hard_sigmoid"), Dense(8, activation="selu"), Dense(10, activation="softmax")]
 
 
 def float64_model():

@@ -13,7 +13,7 @@ from minicnn.callbacks import Callback, TerminateOnNaN
 from minicnn.utils import set_random_seed
 
 from gpu_path_models import (ARCHITECTURES, OPTIMIZERS, activations_model, channels_first_model, compiled, data,
-                             flat_model, tutorial)
+                             flat_model, new_layers_model, tutorial)
 
 STEP_CASES = {
     "tutorial_dropout_adadelta": (lambda: tutorial(0.25, 0.5), optimizers.Adadelta, "categorical_crossentropy"),
@@ -24,6 +24,7 @@ STEP_CASES = {
     "linear_mse": (flat_model(10, "linear"), OPTIMIZERS["sgd_momentum"], "mse"),
     "channels_first": (channels_first_model, optimizers.Adam, "categorical_crossentropy"),
     "activations_decay": (activations_model, lambda: optimizers.Adam(decay=0.01), "categorical_crossentropy"),
+    "new_layers": (new_layers_model, optimizers.Adam, "categorical_crossentropy"),
 }
 
 

@@ -7,15 +7,19 @@ through the CUDA kernels (built for the CPU) that the GPU path launches.
 import numpy as np
 import pytest
 
+import minicnn
 from minicnn import optimizers
 from minicnn.backend import get_array_module, to_numpy
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            MaxPooling2D)
+                            GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Reshape, Softmax,
+                            ZeroPadding2D)
+from minicnn.ops.activations import ACTIVATIONS
 from minicnn.utils import check_gradients, set_random_seed
 
 from gpu_path_models import (ARCHITECTURES, FLOAT32, OPTIMIZER_KERNELS, OPTIMIZERS, activations_model,
                              assert_same_optimizer_state, assert_same_weights, channels_first_model, compiled, data,
-                             flat_model, float64_model, tutorial, twins)
+                             flat_model, float64_model, new_layers_channels_first_model, new_layers_model, tutorial,
+                             twins)
 
 # The kernels each architecture's step must launch (the first layer needs no input gradient).
 ARCHITECTURE_KERNELS = {"tutorial": {"im2col", "col2im", "maxpool_forward", "maxpool_backward"},
@@ -82,7 +86,8 @@ def test_dropout_masks_are_drawn_on_the_device(fake_cupy):
     assert 0.3 < (a == 0).mean() < 0.7
 
 
-@pytest.mark.parametrize("case", ["sparse", "binary", "mse", "channels_first", "activations", "float64"])
+@pytest.mark.parametrize("case", ["sparse", "binary", "mse", "channels_first", "activations", "float64",
+                                  "new_layers", "new_layers_channels_first"])
 def test_other_losses_layouts_and_dtypes_match_numpy(fake_cupy, case):
     x, y = data(12)
     make, loss, targets = {
@@ -92,8 +97,10 @@ def test_other_losses_layouts_and_dtypes_match_numpy(fake_cupy, case):
         "channels_first": (channels_first_model, "categorical_crossentropy", y),
         "activations": (activations_model, "categorical_crossentropy", y),
         "float64": (float64_model, "categorical_crossentropy", y),
+        "new_layers": (new_layers_model, "categorical_crossentropy", y),
+        "new_layers_channels_first": (new_layers_channels_first_model, "categorical_crossentropy", y),
     }[case]
-    inputs = np.moveaxis(x, -1, 1).copy() if case == "channels_first" else x
+    inputs = np.moveaxis(x, -1, 1).copy() if "channels_first" in case else x
     cpu, gpu = twins(make, optimizers.Adam, loss=loss, metrics=["accuracy"])
     for _ in range(2):
         np.testing.assert_allclose(gpu.train_on_batch(inputs, targets), cpu.train_on_batch(inputs, targets),
@@ -118,8 +125,18 @@ def _spaced(shape, seed):
     lambda: BatchNormalization(dtype="float64", gamma_initializer="random_normal"),
     lambda: Activation("softmax", dtype="float64"),
     lambda: Flatten(dtype="float64"),
+    lambda: Conv2D(3, (2, 2), dilation_rate=(2, 1), padding="same", activation="gelu", dtype="float64"),
+    lambda: GlobalMaxPooling2D(dtype="float64"),
+    lambda: GlobalAveragePooling2D(keepdims=True, dtype="float64"),
+    lambda: ZeroPadding2D(((1, 0), (0, 2)), dtype="float64"),
+    lambda: Reshape((-1, 4), dtype="float64"),
+    lambda: Softmax(axis=(1, 2), dtype="float64"),
+    lambda: ReLU(max_value=0.2, negative_slope=0.3, threshold=0.01, dtype="float64"),
+    lambda: LeakyReLU(dtype="float64"),
+    *[lambda name=name: Activation(name, dtype="float64") for name in sorted(ACTIVATIONS)],
 ], ids=["conv_same_s2", "conv_valid_relu", "maxpool", "maxpool_same_s2", "avgpool_same", "dropout",
-        "batchnorm", "softmax", "flatten"])
+        "batchnorm", "softmax", "flatten", "conv_dilated_gelu", "global_max", "global_avg_keepdims", "zero_padding",
+        "reshape", "softmax_layer", "relu_options", "leaky_relu", *sorted(ACTIVATIONS)])
 def test_layer_gradients_on_the_gpu_path(fake_cupy, make):
     """tests/test_gpu.py's float64 gradient checks; Dropout needs its GPU masks replayed."""
     x = fake_cupy.asarray(_spaced((3, 5, 4, 2), 1))
@@ -132,3 +149,22 @@ def test_layer_gradients_on_the_gpu_path(fake_cupy, make):
 def test_dense_gradients_on_the_gpu_path(fake_cupy):
     errors = check_gradients(Dense(4, activation="sigmoid", dtype="float64"), fake_cupy.asarray(_spaced((3, 6), 2)))
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_a_dilated_convolution_runs_plain_cupy_expressions(fake_cupy):
+    """The CUDA im2col has no dilation: a dilated convolution must not launch it, and must still
+    agree with the NumPy backend."""
+    x = _spaced((2, 7, 6, 3), 3).astype(np.float32)
+    layer = Conv2D(4, 3, dilation_rate=(2, 1), padding="same", bias_initializer="random_normal")
+    layer.build(x.shape[1:])
+    y, cache = layer.forward(fake_cupy.asarray(x))
+    dx, grads = layer.backward(fake_cupy.ones_like(y), cache)
+    assert not {"im2col", "col2im"} & set(fake_cupy.launches), fake_cupy.launches
+    minicnn.set_backend("numpy")
+    reference = Conv2D(4, 3, dilation_rate=(2, 1), padding="same")
+    reference.build(x.shape[1:])
+    reference.set_weights(layer.get_weights())
+    y_cpu, cache_cpu = reference.forward(x)
+    dx_cpu, grads_cpu = reference.backward(np.ones_like(y_cpu), cache_cpu)
+    for got, want in [(y, y_cpu), (dx, dx_cpu), (grads["kernel"], grads_cpu["kernel"])]:
+        np.testing.assert_allclose(to_numpy(got), want, **FLOAT32)

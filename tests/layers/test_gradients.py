@@ -4,15 +4,17 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout,
-                            Flatten, MaxPooling2D)
-from minicnn.ops.activations import softmax_forward
+from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
+                            GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Reshape,
+                            Softmax, ZeroPadding2D)
+from minicnn.ops.activations import ACTIVATIONS, softmax_forward
 from minicnn.ops.losses import categorical_crossentropy, softmax_crossentropy_backward
 from minicnn.utils import check_gradients
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 
 TOL = 1e-6
 F64 = "float64"
+NAMES = sorted(ACTIVATIONS)
 
 
 def spaced(shape, seed):
@@ -28,12 +30,15 @@ def assert_small(errors):
 
 
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2),
-       st.sampled_from(["valid", "same"]), st.sampled_from(["linear", "relu", "tanh", "sigmoid"]),
-       st.booleans(), st.sampled_from(["channels_last", "channels_first"]), st.integers(1, 3))
-def test_conv2d(kh, kw, sh, sw, padding, activation, use_bias, data_format, C):
+       st.sampled_from(["valid", "same"]), st.sampled_from(sorted(set(NAMES) - {"softmax"})),
+       st.booleans(), st.sampled_from(["channels_last", "channels_first"]), st.integers(1, 3),
+       st.sampled_from([(1, 1), (2, 1), (1, 2), (2, 2)]))
+def test_conv2d(kh, kw, sh, sw, padding, activation, use_bias, data_format, C, dilation):
+    if dilation != (1, 1):
+        sh = sw = 1  # Keras refuses strides and dilation both above 1
     layer = Conv2D(3, (kh, kw), strides=(sh, sw), padding=padding, activation=activation,
                    use_bias=use_bias, data_format=data_format, dtype=F64,
-                   bias_initializer="random_normal")
+                   bias_initializer="random_normal", dilation_rate=dilation)
     shape = (2, C, 5, 6) if data_format == "channels_first" else (2, 5, 6, C)
     assert_small(check_gradients(layer, spaced(shape, 0)))
 
@@ -47,13 +52,13 @@ def test_pooling(ph, pw, strides, padding, cls, data_format):
     assert_small(check_gradients(layer, spaced(shape, 1)))
 
 
-@given(st.integers(1, 6), st.sampled_from(["linear", "relu", "tanh", "sigmoid", "softmax"]), st.booleans())
+@given(st.integers(1, 6), st.sampled_from(NAMES), st.booleans())
 def test_dense(units, activation, use_bias):
     layer = Dense(units, activation=activation, use_bias=use_bias, dtype=F64, bias_initializer="random_normal")
     assert_small(check_gradients(layer, spaced((3, 5), 2)))
 
 
-@pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "sigmoid", "softmax"])
+@pytest.mark.parametrize("activation", NAMES)
 def test_activation(activation):
     assert_small(check_gradients(Activation(activation, dtype=F64), spaced((3, 2, 4), 3)))
 
@@ -84,6 +89,37 @@ def test_dropout(rate):
 def test_flatten():
     assert_small(check_gradients(Flatten(dtype=F64), spaced((2, 3, 4, 2), 7)))
     assert_small(check_gradients(Flatten(data_format="channels_first", dtype=F64), spaced((2, 3, 4, 2), 7)))
+
+
+@given(st.sampled_from([GlobalAveragePooling2D, GlobalMaxPooling2D]), st.booleans(),
+       st.sampled_from(["channels_last", "channels_first"]))
+def test_global_pooling(cls, keepdims, data_format):
+    layer = cls(keepdims=keepdims, data_format=data_format, dtype=F64)
+    shape = (2, 3, 4, 5) if data_format == "channels_first" else (2, 4, 5, 3)
+    assert_small(check_gradients(layer, spaced(shape, 9)))
+
+
+@given(st.sampled_from([0, 2, (1, 0), ((0, 2), (3, 1))]), st.sampled_from(["channels_last", "channels_first"]))
+def test_zero_padding(padding, data_format):
+    layer = ZeroPadding2D(padding, data_format=data_format, dtype=F64)
+    assert_small(check_gradients(layer, spaced((2, 3, 4, 2), 10)))
+
+
+@given(st.sampled_from([(12,), (4, -1), (2, 3, 2), (-1, 1, 3)]))
+def test_reshape(target):
+    assert_small(check_gradients(Reshape(target, dtype=F64), spaced((2, 3, 4), 11)))
+
+
+@given(st.sampled_from([-1, 1, 2, -2, (1, 2), (1, 3)]))
+def test_softmax_layer(axis):
+    assert_small(check_gradients(Softmax(axis, dtype=F64), spaced((2, 3, 4, 2), 12) * 50))
+
+
+@given(st.sampled_from([None, 0.5, 6.0]), st.sampled_from([0.0, 0.2]), st.sampled_from([0.0, 0.1234]))
+def test_relu_layers(max_value, negative_slope, threshold):
+    layer = ReLU(max_value=max_value, negative_slope=negative_slope, threshold=threshold, dtype=F64)
+    assert_small(check_gradients(layer, spaced((3, 2, 4), 13) * 50))
+    assert_small(check_gradients(LeakyReLU(negative_slope or 0.3, dtype=F64), spaced((3, 2, 4), 13)))
 
 
 @given(st.integers(1, 5), st.integers(2, 6), st.booleans())

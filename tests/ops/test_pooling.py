@@ -3,7 +3,9 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 import reference
-from minicnn.ops.pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from minicnn.ops.pooling import (avgpool2d_backward, avgpool2d_forward, global_avgpool2d_backward,
+                                global_avgpool2d_forward, global_maxpool2d_backward, global_maxpool2d_forward,
+                                maxpool2d_backward, maxpool2d_forward)
 
 
 @st.composite
@@ -46,3 +48,28 @@ def test_avg_backward_is_the_adjoint(cfg):
     dy = rng.standard_normal(y.shape)
     # avg pooling is linear: <pool(x), dy> == <x, pool^T(dy)>.
     assert np.isclose((y * dy).sum(), (x * avgpool2d_backward(dy, cache)).sum())
+
+
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 5), st.integers(1, 3), st.booleans())
+def test_global_pooling_matches_loops_and_max_grad_goes_to_the_first_maximum(N, H, W, C, with_ties):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((N, H, W, C))
+    if with_ties:
+        x = np.round(x)
+    dy = rng.standard_normal((N, C))
+    y, cache = global_avgpool2d_forward(x)
+    np.testing.assert_allclose(y, [[np.mean(x[n, :, :, c]) for c in range(C)] for n in range(N)], rtol=1e-12)
+    expected = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            expected[n, :, :, c] = dy[n, c] / (H * W)
+    np.testing.assert_allclose(global_avgpool2d_backward(dy, cache), expected, rtol=1e-12)
+    y, cache = global_maxpool2d_forward(x)
+    expected = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            plane = x[n, :, :, c]
+            assert y[n, c] == plane.max()
+            first = next((h, w) for h in range(H) for w in range(W) if plane[h, w] == plane.max())  # row-major
+            expected[n, first[0], first[1], c] = dy[n, c]
+    np.testing.assert_array_equal(global_maxpool2d_backward(dy, cache), expected)
