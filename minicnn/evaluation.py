@@ -52,11 +52,9 @@ class Evaluator:
         self.loss.check_targets(y, self._layers[-1].output_shape)
         return x, y
 
-    def _to_batch(self, a, idx):
-        """Rows ``idx`` of the data as a float batch on the weights' backend (whatever the global one)."""
-        b = a[idx]
-        if b.dtype != self._dtype():
-            b = b.astype(self._dtype())
+    def _to_batch(self, a):
+        """A batch of data as floats on the weights' backend (whatever the global one)."""
+        b = a if a.dtype == self._dtype() else a.astype(self._dtype())
         xp = self._array_module()
         return backend.to_numpy(b) if xp is np else xp.asarray(b)
 
@@ -83,8 +81,7 @@ class Evaluator:
 
     def _results(self, logs):
         """Keras's return value: the loss alone without metrics, else [loss, metric...]."""
-        values = [logs[name] for name, _ in self._metrics]
-        return logs["loss"] if not values else [logs["loss"], *values]
+        return [logs["loss"], *(logs[name] for name, _ in self._metrics)] if self._metrics else logs["loss"]
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -97,7 +94,7 @@ class Evaluator:
             if not batch.size:
                 continue
             x, y = (batch.x, batch.y) if batch.checked else self._check_xy(batch.x, batch.y)
-            xb, yb = self._to_batch(x, slice(None)), self._to_batch(y, slice(None))
+            xb, yb = self._to_batch(x), self._to_batch(y)
             out = self._forward(xb)
             loss, counts = self._batch_stats(yb, out, batch.weight)
             loss_sum, seen = loss_sum + loss * len(x), seen + len(x)
@@ -119,7 +116,10 @@ class Evaluator:
         """Each metric summed over the batch (weighted by sample), then the sum of the weights."""
         if weight is None:
             return [fn(yb, out) for _, fn in self._metrics] + [out.shape[0]]
-        rows = range(out.shape[0])  # weighted: each sample's value (a weighted run's extra cost)
+        return self._weighted_metric_sums(yb, out, weight)
+
+    def _weighted_metric_sums(self, yb, out, weight):
+        rows = range(out.shape[0])  # each sample's value (a weighted run's extra cost)
         return [sum(weight[i] * fn(yb[i:i + 1], out[i:i + 1]) for i in rows) for _, fn in self._metrics] + \
             [weight.sum()]
 
@@ -158,9 +158,8 @@ class Evaluator:
 
     def _require_compiled(self, what):
         if not self.compiled:
-            raise RuntimeError(
-                f"You must compile the model before calling {what}: e.g. model.compile("
-                "optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy']).")
+            raise RuntimeError(f"You must compile the model before calling {what}: e.g. model.compile("
+                               "optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy']).")
 
     # -- prediction ---------------------------------------------------------------------------
 
@@ -187,7 +186,7 @@ class Evaluator:
         return out
 
     def _predict_batch(self, x):
-        return backend.to_numpy(self._forward(self._to_batch(x, slice(None))))
+        return backend.to_numpy(self._forward(self._to_batch(x)))
 
     def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                           verbose=0):

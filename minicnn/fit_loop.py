@@ -171,8 +171,8 @@ class FitLoop(Evaluator):
         if not batch.checked:  # a generator's batch: checked as fit checks arrays
             x, y = self._check_xy(x, y)
             weight = checks.sample_weights(weight, class_weight, y, x.shape[0])
-        return self._train_step(self._to_batch(x, slice(None)), self._to_batch(y, slice(None)), batch.share,
-                                None if weight is None else self._to_batch(weight, slice(None)))
+        return self._train_step(self._to_batch(x), self._to_batch(y), batch.share,
+                                None if weight is None else self._to_batch(weight))
 
 
 def _split(x, y, weight, fraction):

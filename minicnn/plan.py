@@ -72,15 +72,10 @@ class Plan:
         return x, caches
 
     def loss(self, loss, target, out, weight=None):
-        """The batch loss and its gradient at the output (at the logits when softmax_loss); with
-        per-sample ``weight`` (N,), the mean of the weighted losses and each row's gradient weighted."""
-        if self.softmax_loss:
-            value, dout = crossentropy_value(target, out), softmax_crossentropy_backward(target, out)
-        else:
-            value, dout = loss(target, out)
-        if weight is None:
-            return value, dout
-        return (loss.per_sample(target, out) * weight).mean(), dout * weight.reshape(-1, *(1,) * (dout.ndim - 1))
+        """The batch loss and its gradient at the output (at the logits when softmax_loss)."""
+        value, dout = ((crossentropy_value(target, out), softmax_crossentropy_backward(target, out))
+                       if self.softmax_loss else loss(target, out))
+        return (value, dout) if weight is None else _weighted(loss, target, out, dout, weight)
 
     def backward(self, dout, caches):
         """The gradients of the trainable weights, in the model's order."""
@@ -89,6 +84,12 @@ class Plan:
             dout, step_grads = step.backward(dout, cache)
             grads[:0] = step_grads
         return grads
+
+
+def _weighted(loss, target, out, dout, weight):
+    """With per-sample weights (N,): the mean of the weighted losses (Keras divides by the batch
+    size), and each row of the gradient weighted by its sample's weight."""
+    return (loss.per_sample(target, out) * weight).mean(), dout * weight.reshape(-1, *(1,) * (dout.ndim - 1))
 
 
 def make_plan(layers, loss=None, fast=False):

@@ -29,8 +29,7 @@ def generator():
 
 
 def local_generator():
-    """The generator of draws that differ between ranks (dropout masks): :func:`generator` itself in
-    a single process; under MPI, one seeded by a draw of it (the same on every rank) and the rank."""
+    """Draws that differ between MPI ranks (dropout): :func:`generator`, or one seeded by it and the rank."""
     if _state["local"] is None:
         _state["local"] = generator() if distributed.size() == 1 else np.random.default_rng(
             [int(generator().integers(2**63)), distributed.rank()])

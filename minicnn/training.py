@@ -70,8 +70,7 @@ class Trainer(FitLoop):
         self._require_compiled("train_on_batch")
         x, y = self._check_xy(x, y)
         with self._training("train_on_batch"):
-            loss, counts = self._train_step(self._to_batch(x, slice(None)), self._to_batch(y, slice(None)),
-                                            1 / distributed.size())
+            loss, counts = self._train_step(self._to_batch(x), self._to_batch(y), 1 / distributed.size())
         logs = {"loss": float(loss), **{name: float(c) / float(counts[-1]) for (name, _), c in zip(self._metrics, counts)}}
         return self._results(logs)
 

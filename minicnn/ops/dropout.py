@@ -7,11 +7,8 @@ from minicnn.backend import is_cupy_array
 def dropout_forward(x, rate):
     """y = x * mask, the mask 0 or 1/(1-rate) drawn from minicnn's seeded generator on x's backend;
     returns y and the mask (all the backward needs)."""
-    if is_cupy_array(x):
-        u = mrandom.gpu_generator().random_sample(x.shape, dtype=x.dtype)
-    else:
-        u = mrandom.local_generator().random(x.shape, dtype=x.dtype)
-    mask = (u >= rate) * x.dtype.type(1 / (1 - rate))
+    draw = mrandom.gpu_generator().random_sample if is_cupy_array(x) else mrandom.local_generator().random
+    mask = (draw(x.shape, dtype=x.dtype) >= rate) * x.dtype.type(1 / (1 - rate))
     return x * mask, mask
 
 
