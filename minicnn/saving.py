@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from minicnn import backend, layers, optimizers
+from minicnn import backend, layers, losses, optimizers
 
 FORMAT_VERSION = 1
 
@@ -80,7 +80,7 @@ def _compile_config(model):
     if not model.compiled:
         return None
     return {"optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "loss": model.loss.name, "metrics": [name for name, _ in model._metrics]}
+            "loss": losses.serialize(model.loss), "metrics": [name for name, _ in model._metrics]}
 
 
 def _weight_arrays(model):
