@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from minicnn import backend, layers, losses, optimizers
+from minicnn import backend, layers, losses, metrics, optimizers
 
 FORMAT_VERSION = 1
 
@@ -80,7 +80,7 @@ def _compile_config(model):
     if not model.compiled:
         return None
     return {"optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "loss": losses.serialize(model.loss), "metrics": [name for name, _ in model._metrics]}
+            "loss": losses.serialize(model.loss), "metrics": [metrics.serialize(name, fn) for name, fn in model._metrics]}
 
 
 def _weight_arrays(model):
