@@ -7,11 +7,11 @@ state ("slots": momentum, velocity, ...) is created on the first call next to it
 
 Hyperparameters are kept as Python floats, so multiplying a float32 array by them stays float32.
 Every update writes into preallocated buffers with ``out=``: a training step allocates nothing
-(unless gradient clipping or weight decay is asked for: they work on temporary arrays).
+(unless gradient clipping is asked for: it works on temporary arrays).
 
 Every optimizer takes Keras 3's ``clipnorm``, ``clipvalue``, ``global_clipnorm`` and
 ``weight_decay``; as in Keras 3 the gradients are clipped first, then each weight decays by
-``w -= w * weight_decay * lr``, then the optimizer's own update runs on the clipped gradients.
+``w *= 1 - weight_decay * lr``, then the optimizer's own update runs on the clipped gradients.
 
 Each optimizer writes its rule once, in ``_update``, as NumPy/CuPy expressions. Two tuned ways of
 running it exist beside that: on the CPU's fast path a large parameter is updated in cache-sized
@@ -135,7 +135,7 @@ class Optimizer:
         clipped = clipping.clip(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
         for i, (p, g) in enumerate(zip(params, clipped)):
             if self.weight_decay:
-                p -= p * (self.weight_decay * lr)
+                p *= 1.0 - self.weight_decay * lr  # w - w*wd*lr in place, as Keras's torch backend writes it
             self._apply(i, p, g, scalars, lr, t)
         self.iterations = t
 
