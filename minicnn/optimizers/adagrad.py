@@ -1,5 +1,6 @@
 """Adagrad (Duchi, Hazan & Singer, 2011) as Keras 3 writes it."""
 from minicnn.optimizers.base import Optimizer, _check_number
+from minicnn.optimizers.rules import step_by_root
 
 
 class Adagrad(Optimizer):
@@ -35,11 +36,7 @@ class Adagrad(Optimizer):
         (s,) = scratch
         xp.multiply(g, g, out=s)
         a += s
-        xp.add(a, eps, out=s)
-        xp.sqrt(s, out=s)
-        xp.divide(g, s, out=s)
-        s *= lr
-        p -= s
+        step_by_root(xp, p, g, a, s, lr, eps)
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

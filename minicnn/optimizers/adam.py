@@ -2,6 +2,7 @@
 import math
 
 from minicnn.optimizers.base import _BetaEpsilonOptimizer
+from minicnn.optimizers.rules import update_moments
 
 
 class Adam(_BetaEpsilonOptimizer):
@@ -34,13 +35,7 @@ class Adam(_BetaEpsilonOptimizer):
     def _update(self, xp, p, g, slots, scratch, alpha, one_minus_b1, one_minus_b2, eps):
         m, v = slots
         (s,) = scratch
-        xp.subtract(g, m, out=s)
-        s *= one_minus_b1
-        m += s
-        xp.multiply(g, g, out=s)
-        s -= v
-        s *= one_minus_b2
-        v += s
+        update_moments(xp, g, m, v, s, one_minus_b1, one_minus_b2)
         xp.sqrt(v, out=s)
         s += eps
         xp.divide(m, s, out=s)

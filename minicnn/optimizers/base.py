@@ -132,8 +132,9 @@ class Optimizer:
         if self.decay:
             lr = lr / (1.0 + self.decay * self.iterations)
         scalars = self._step_scalars(lr, t)
-        clipped = clipping.clip(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
-        for i, (p, g) in enumerate(zip(params, clipped)):
+        if (self.clipnorm, self.clipvalue, self.global_clipnorm) != (None, None, None):
+            grads = clipping.clip(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
+        for i, (p, g) in enumerate(zip(params, grads)):
             if self.weight_decay:
                 p *= 1.0 - self.weight_decay * lr  # w - w*wd*lr in place, as Keras's torch backend writes it
             self._apply(i, p, g, scalars, lr, t)

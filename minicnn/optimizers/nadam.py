@@ -1,5 +1,6 @@
 """Nadam (Dozat, 2016): Adam with Nesterov momentum, as Keras 3 writes it."""
 from minicnn.optimizers.base import _BetaEpsilonOptimizer
+from minicnn.optimizers.rules import update_moments
 
 # Keras's momentum schedule: u_t = beta_1 * (1 - 0.5 * DECAY**t).
 DECAY = 0.96
@@ -48,13 +49,7 @@ class Nadam(_BetaEpsilonOptimizer):
     def _update(self, xp, p, g, slots, scratch, lr, one_minus_b1, one_minus_b2, c_m, c_g, bias2, eps):
         m, v = slots
         s, u = scratch
-        xp.subtract(g, m, out=s)
-        s *= one_minus_b1
-        m += s
-        xp.multiply(g, g, out=s)
-        s -= v
-        s *= one_minus_b2
-        v += s
+        update_moments(xp, g, m, v, s, one_minus_b1, one_minus_b2)
         xp.multiply(g, c_g, out=s)      # s = m_hat
         xp.multiply(m, c_m, out=u)
         s += u

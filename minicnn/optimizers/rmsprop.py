@@ -1,5 +1,6 @@
 """RMSprop (Hinton's lecture 6e) as Keras 3 writes it."""
 from minicnn.optimizers.base import _RhoEpsilonOptimizer
+from minicnn.optimizers.rules import step_by_root
 
 
 class RMSprop(_RhoEpsilonOptimizer):
@@ -26,8 +27,4 @@ class RMSprop(_RhoEpsilonOptimizer):
         s *= 1.0 - rho
         v *= rho
         v += s
-        xp.add(v, eps, out=s)
-        xp.sqrt(s, out=s)
-        xp.divide(g, s, out=s)
-        s *= lr
-        p -= s
+        step_by_root(xp, p, g, v, s, lr, eps)
