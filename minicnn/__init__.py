@@ -16,5 +16,16 @@ from minicnn.models import Sequential, load_model
 
 __version__ = "0.1.0"
 
+# `import minicnn as keras` gives keras.datasets, keras.preprocessing, ... as `import keras` does;
+# these submodules are imported at first use, so that `import minicnn` stays fast.
+_LAZY = ("activations", "datasets", "distributed", "info", "initializers", "preprocessing", "regularizers")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f"minicnn.{name}")
+    raise AttributeError(f"module 'minicnn' has no attribute {name!r}")
+
 __all__ = ["Sequential", "load_model", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
            "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input"]

@@ -55,8 +55,15 @@ def set_backend(name):
         raise ValueError(f"Unknown backend {name!r}; valid backends are {list(_BACKENDS)}.")
     name = name.lower()
     if name == "cupy":
-        _import_cupy()
+        cupy = _import_cupy()
+        for hook in ON_CUPY:
+            hook(cupy)
     _state["backend"] = name
+
+
+ON_CUPY = []
+"""Functions called with the cupy module whenever the cupy backend is chosen (minicnn.distributed
+puts each MPI rank on its own GPU there)."""
 
 
 def get_backend():

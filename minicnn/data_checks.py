@@ -18,9 +18,8 @@ def as_array(a, what):
     if not is_cupy_array(a):
         a = np.asarray(a)
     if a.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{what} has dtype {a.dtype}, which is not numeric. Pass numbers (float32, or integer/uint8 "
-            "images, which are converted to float32).")
+        raise TypeError(f"{what} has dtype {a.dtype}, which is not numeric. Pass numbers (float32, or "
+                        "integer/uint8 images, which are converted to float32).")
     if a.ndim == 0:
         raise ValueError(f"{what} is a single value; pass an array with a leading batch axis.")
     if a.shape[0] == 0:
@@ -35,9 +34,8 @@ def check_finite(a, what):
         return
     bad = ~np.isfinite(to_numpy(a))
     first = tuple(int(i) for i in np.argwhere(bad)[0])
-    raise ValueError(
-        f"{what} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}. "
-        "Clean or impute the data before training (e.g. np.nan_to_num).")
+    raise ValueError(f"{what} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}. "
+                     "Clean or impute the data before training (e.g. np.nan_to_num).")
 
 
 def check_batch_size(batch_size):
@@ -51,10 +49,9 @@ def check_batch_size(batch_size):
 def check_same_length(x, y, names=("x", "y")):
     """Raise ValueError unless inputs and targets have the same number of samples."""
     if x.shape[0] != y.shape[0]:
-        nx, ny = names
-        raise ValueError(
-            f"{nx} and {ny} have different numbers of samples: {nx} has {x.shape[0]} (shape {x.shape}) "
-            f"and {ny} has {y.shape[0]} (shape {y.shape}). Pass one target per input sample.")
+        (nx, ny), (n, m) = names, (x.shape[0], y.shape[0])
+        raise ValueError(f"{nx} and {ny} have different numbers of samples: {nx} has {n} (shape {x.shape}) "
+                         f"and {ny} has {m} (shape {y.shape}). Pass one target per input sample.")
 
 
 def check_sample_shape(x, expected, what="x"):

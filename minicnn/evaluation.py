@@ -6,7 +6,7 @@ number of threads at once, each result the same as the call made alone.
 """
 import numpy as np
 
-from minicnn import backend
+from minicnn import backend, distributed
 from minicnn import data_checks as checks
 from minicnn.plan import make_plan
 from minicnn.utils.progbar import Progbar
@@ -24,15 +24,10 @@ class Evaluator:
 
     def _plan(self):
         """The steps this model runs (minicnn.plan), made once per layers, backend, loss and path."""
-        fast = backend.fast_path() and self._array_module() is np
-        key = (fast, id(self.loss))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = make_plan(self._layers, self.loss, fast)
-            if self._array_module() is np:
-                from minicnn import info  # here: `python -m minicnn.info` runs info as __main__
-                info.warn_if_generic_blas()  # once per process, when a model first runs on the CPU
-        return plan
+        key = (backend.fast_path() and self._array_module() is np, id(self.loss))
+        if key not in self._plans:
+            self._plans[key] = make_plan(self._layers, self.loss, key[0])
+        return self._plans[key]
 
     def _forward(self, x, training=False):
         plan = self._plan()
@@ -58,8 +53,7 @@ class Evaluator:
         return x, y
 
     def _to_batch(self, a, idx):
-        """The rows ``idx`` (a slice or index array) of the data as a float batch, on the backend of
-        the model's weights: a model runs where its weights are, whatever the global backend."""
+        """Rows ``idx`` of the data as a float batch on the weights' backend (whatever the global one)."""
         b = a[idx]
         if b.dtype != self._dtype():
             b = b.astype(self._dtype())
@@ -76,7 +70,11 @@ class Evaluator:
     def _dtype(self):
         return self._layers[0].dtype
 
-    def _logs(self, loss_sum, count_sums, seen):
+    def _logs(self, loss_sum, count_sums, seen, across_ranks=False):
+        """Loss and metrics from their sums over ``seen`` samples; ``across_ranks``: the sums of all
+        ranks (a collective call under MPI: every rank makes it), so every rank gets the same logs."""
+        if across_ranks:
+            loss_sum, *count_sums, seen = distributed.sum_values(loss_sum, *count_sums, seen)
         logs = {"loss": float(loss_sum) / seen}
         for (name, _), s in zip(self._metrics, count_sums):
             logs[name] = float(s) / seen
@@ -89,10 +87,14 @@ class Evaluator:
 
     # -- evaluation ---------------------------------------------------------------------------
 
-    def _evaluate_arrays(self, x, y, batch_size, bar=None):
-        N = x.shape[0]
+    def _evaluate_arrays(self, x, y, batch_size, verbose=0):
+        """Loss and metrics over (x, y); under MPI each rank takes a contiguous share and the sums
+        are added over the ranks, so every rank returns the same logs."""
+        first, N = distributed.shard(x.shape[0])
+        x, y = x[first:first + N], y[first:first + N]
         loss_sum, count_sums = 0.0, [0] * len(self._metrics)
         steps = -(-N // batch_size)
+        bar = Progbar(steps, verbose=verbose, stateful_metrics=self.metrics_names) if verbose and steps else None
         for step in range(steps):
             lo, hi = step * batch_size, min(N, (step + 1) * batch_size)
             xb, yb = self._to_batch(x, slice(lo, hi)), self._to_batch(y, slice(lo, hi))
@@ -100,10 +102,12 @@ class Evaluator:
             target = self.loss.prepare_targets(yb, out.shape[-1], out.dtype)
             loss_sum = loss_sum + self.loss(target, out)[0] * (hi - lo)
             count_sums = [s + fn(yb, out) for s, (_, fn) in zip(count_sums, self._metrics)]
-            if bar is not None and (bar.due() or step == steps - 1):
-                bar.update(step + 1, sorted(self._logs(loss_sum, count_sums, hi).items()),
-                           finalize=step == steps - 1)
-        return self._logs(loss_sum, count_sums, N)
+            if bar is not None and bar.due() and step < steps - 1:
+                bar.update(step + 1, sorted(self._logs(loss_sum, count_sums, hi).items()), finalize=False)
+        logs = self._logs(loss_sum, count_sums, N, across_ranks=True)
+        if bar is not None:
+            bar.update(steps, sorted(logs.items()), finalize=True)
+        return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, return_dict=False):
         """Loss and metrics on (x, y) in batches: ``[loss, metric...]``, or the loss alone without
@@ -111,9 +115,7 @@ class Evaluator:
         self._require_compiled("evaluate")
         batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
         x, y = self._check_xy(x, y)
-        steps = -(-x.shape[0] // batch_size)
-        bar = Progbar(steps, verbose=verbose, stateful_metrics=self.metrics_names) if verbose else None
-        logs = self._evaluate_arrays(x, y, batch_size, bar)
+        logs = self._evaluate_arrays(x, y, batch_size, verbose if distributed.is_main() else 0)
         return logs if return_dict else self._results(logs)
 
     def test_on_batch(self, x, y):

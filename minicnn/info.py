@@ -109,7 +109,10 @@ def mpi_status():
     try:
         import mpi4py
         from mpi4py import MPI
-        return f"mpi4py {mpi4py.__version__}, {MPI.Get_library_version().splitlines()[0].strip()}"
+        from minicnn import distributed
+        ranks = (f"; this process is rank {distributed.rank()} of {distributed.size()}" if distributed.launched()
+                 else "; not launched by mpiexec (mpiexec -n N python script.py trains on N processes)")
+        return f"mpi4py {mpi4py.__version__}, {MPI.Get_library_version().splitlines()[0].strip()}{ranks}"
     except Exception as e:
         return f"no: mpi4py is installed but MPI did not start ({type(e).__name__}: {e})"
 

@@ -50,10 +50,8 @@ class Loss:
         if y.ndim == 1 and tuple(output_shape) == (1,):
             return
         if tuple(y.shape[1:]) != tuple(output_shape):
-            raise ValueError(
-                f"Targets have per-sample shape {tuple(y.shape[1:])} but the model outputs "
-                f"{tuple(output_shape)} with loss '{self.name}'. Make the last layer's size match "
-                "the targets.")
+            raise ValueError(f"Targets have per-sample shape {tuple(y.shape[1:])} but the model outputs "
+                             f"{tuple(output_shape)} with loss '{self.name}'. Make the last layer's size match the targets.")
 
 
 class CategoricalCrossentropy(Loss):

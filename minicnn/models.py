@@ -35,10 +35,22 @@ class Sequential(Trainer):
     def add(self, layer):
         """Append a layer; with a known input shape it is built at once, so shape errors show here.
 
+        A Sequential model may be added as a layer (Keras's ``Sequential([model, Softmax()])``): its
+        layers are appended themselves, so the two models share their weights.
+
         Raises:
             TypeError: if ``layer`` is not a minicnn layer.
             ValueError: if the layer cannot take the previous layer's output.
         """
+        if isinstance(layer, Sequential):
+            if layer.input_shape_ is not None and not self._layers and self.input_shape_ is None:
+                self.input_shape_ = layer.input_shape_
+            for inner in layer.layers:
+                self._add_layer(inner, declared=False)
+            return
+        self._add_layer(layer)
+
+    def _add_layer(self, layer, declared=True):
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a minicnn layer, got {layer!r} ({type(layer).__name__}).")
         if isinstance(layer, InputLayer):
@@ -47,7 +59,7 @@ class Sequential(Trainer):
             self.input_shape_ = layer.declared_input_shape
             return
         previous_input_shape = self.input_shape_
-        if layer.declared_input_shape is not None:
+        if declared and layer.declared_input_shape is not None:
             if self._layers:
                 raise ValueError(
                     f"{layer.name}: input_shape can only be given to the first layer; this layer takes "
@@ -59,12 +71,41 @@ class Sequential(Trainer):
             shape = self.input_shape_ if len(self._layers) == 1 else self._layers[-2].output_shape
             try:
                 checks.check_image_layout(self._layers, self.input_shape_)
-                layer.build(shape)
+                if not layer.built or layer.input_shape != tuple(shape):  # a shared layer keeps its weights
+                    layer.build(shape)
             except Exception:
                 # A layer that does not fit is not kept, so the model stays usable after the error.
                 self._layers.pop()
                 self.input_shape_ = previous_input_shape
                 raise
+
+    def pop(self):
+        """Remove the last layer (Keras's ``model.pop()``); returns it.
+
+        Raises:
+            TypeError: if the model has no layers.
+        """
+        if not self._layers:
+            raise TypeError("There are no layers in the model to pop.")
+        self._plans.clear()
+        return self._layers.pop()
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at position ``index``.
+
+        Raises:
+            ValueError: for an unknown name, an index out of range, or neither or both given.
+        """
+        if (name is None) == (index is None):
+            raise ValueError("get_layer needs a name or an index (one of them), e.g. model.get_layer('dense').")
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"get_layer: index {index} is out of range for a model of {len(self._layers)} layers.")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. The model's layers are {[l.name for l in self._layers]}.")
 
     def build(self, input_shape=None):
         """Build every layer for a per-sample ``input_shape`` (a leading None batch axis is accepted).

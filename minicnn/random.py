@@ -4,12 +4,18 @@
 generator too. Without ``set_seed`` the generator takes its seed from NumPy's global generator
 at its first use, so the classic tutorial line ``np.random.seed(1337)`` makes runs repeatable, and
 runs without any seed still differ (NumPy seeds its global generator from the operating system).
+
+Under MPI (:mod:`minicnn.distributed`) every rank draws the same initial weights and shuffles from
+this generator (an unseeded run takes rank 0's seed), while dropout masks, which should differ
+between ranks, come from :func:`local_generator`.
 """
 import random as _pyrandom
 
 import numpy as np
 
-_state = {"rng": None, "seed": None, "gpu_rng": None}
+from minicnn import distributed
+
+_state = {"rng": None, "seed": None, "gpu_rng": None, "local": None}
 
 
 def generator():
@@ -17,8 +23,18 @@ def generator():
     :func:`set_seed` came first, made at the first call, seeded from ``np.random``."""
     if _state["rng"] is None:
         # 128 bits, so that unseeded runs do not collide; this consumes four draws of np.random.
-        _state["rng"] = np.random.default_rng(np.random.randint(2**32, size=4, dtype=np.uint64))
+        seed = distributed.broadcast(np.random.randint(2**32, size=4, dtype=np.uint64))
+        _state["rng"] = np.random.default_rng(seed)
     return _state["rng"]
+
+
+def local_generator():
+    """The generator of draws that differ between ranks (dropout masks): :func:`generator` itself in
+    a single process; under MPI, one seeded by a draw of it (the same on every rank) and the rank."""
+    if _state["local"] is None:
+        _state["local"] = generator() if distributed.size() == 1 else np.random.default_rng(
+            [int(generator().integers(2**63)), distributed.rank()])
+    return _state["local"]
 
 
 def gpu_generator():
@@ -27,7 +43,7 @@ def gpu_generator():
         # CuPy itself, not backend.xp(): draws for CuPy arrays are needed whatever the global
         # backend is (a model kept on the GPU after set_backend("numpy"), a GPU gradient check).
         from minicnn.backend import _import_cupy
-        _state["gpu_rng"] = _import_cupy().random.RandomState(int(generator().integers(2**31)))
+        _state["gpu_rng"] = _import_cupy().random.RandomState(int(local_generator().integers(2**31)))
     return _state["gpu_rng"]
 
 
@@ -47,7 +63,7 @@ def set_seed(seed):
     seed = int(seed)
     _state["rng"] = np.random.default_rng(seed)
     _state["seed"] = seed
-    _state["gpu_rng"] = None
+    _state["gpu_rng"] = _state["local"] = None
     np.random.seed(seed % 2**32)
     _pyrandom.seed(seed)
 

@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from minicnn import backend, layers, losses, metrics, optimizers
+from minicnn import backend, distributed, layers, losses, metrics, optimizers
 
 FORMAT_VERSION = 1
 
@@ -32,11 +32,17 @@ def _umask():
 
 def atomic_write(filepath, write, overwrite=True):
     """Call ``write(fileobj)`` on a temporary file beside ``filepath``, then rename it into place.
+    Under MPI only rank 0 writes, and every rank waits until the file is there.
 
     Raises:
         FileExistsError: if the file exists and ``overwrite`` is False.
     """
-    filepath = os.fspath(filepath)
+    if distributed.is_main():
+        _write_atomically(os.fspath(filepath), write, overwrite)
+    distributed.barrier()
+
+
+def _write_atomically(filepath, write, overwrite):
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
     folder = os.path.dirname(os.path.abspath(filepath))
@@ -232,6 +238,7 @@ def load_model(filepath, model_class, compile=True):
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{filepath}: the saved compile settings or optimizer state are invalid "
                              f"({type(e).__name__}: {e}); load_model(..., compile=False) skips them.") from None
+    distributed.sync_model(model)  # under MPI, every rank continues from rank 0's copy
     return model
 
 
@@ -249,3 +256,4 @@ def load_weights(model, filepath):
             f"{filepath} holds weights of a model with layers {saved}, but this model has {ours}.")
     model._ensure_built()
     _set_layer_weights(model, arrays, filepath)
+    distributed.sync_model(model)

@@ -132,6 +132,11 @@ class ndarray(np.ndarray):  # noqa: N801 (CuPy's name)
 
     __module__ = "cupy"  # what minicnn.backend.is_cupy_array looks at
 
+    @property
+    def data(self):
+        """CuPy's MemoryPointer, as far as NCCL calls need it: the address of the first element."""
+        return types.SimpleNamespace(ptr=self.__array_interface__["data"][0])
+
     # -- explicit host transfers, each counted ------------------------------------------------------
 
     def get(self, stream=None, order="C", out=None):
@@ -294,6 +299,8 @@ def _as_strided(x, shape=None, strides=None):
 
 
 class _Stream:
+    ptr = 0  # the default stream, as CuPy numbers it
+
     def synchronize(self):
         TRANSFERS.syncs += 1
 
@@ -359,7 +366,9 @@ class FakeCupy(types.ModuleType):
         self.cuda = types.SimpleNamespace(
             runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
             get_current_stream=lambda: stream,
-            Device=lambda device=0: types.SimpleNamespace(synchronize=stream.synchronize, id=device))
+            Device=lambda device=0: types.SimpleNamespace(synchronize=stream.synchronize, id=device,
+                                                          use=lambda: self.devices_used.append(device)))
+        self.devices_used = []
         self._pool = _MemoryPool()
 
     # -- transfers --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from minicnn import distributed
 from minicnn.callbacks.base import Callback
 from minicnn.callbacks.logs import MetricDict, get_log
 
@@ -51,7 +52,8 @@ class CSVLogger(Callback):
                 self.append_header = not f.readline()
         if self.csv_file is not None and not self.csv_file.closed:
             self.csv_file.close()
-        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")
+        # Under MPI rank 0 alone writes the log (every rank sees the same, all-reduced logs).
+        self.csv_file = open(self.filename, "a" if self.append else "w", newline="") if distributed.is_main() else None
         self.keys = self.writer = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -60,6 +62,9 @@ class CSVLogger(Callback):
             self.keys = sorted(logs)
             if self.keys and not any(k.startswith("val_") for k in self.keys):
                 self.keys += [f"val_{k}" for k in self.keys]
+        if self.csv_file is None:
+            distributed.barrier()
+            return
         if self.writer is None:
             dialect = type("Dialect", (csv.excel,), {"delimiter": self.sep})
             self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, dialect=dialect)
@@ -69,6 +74,7 @@ class CSVLogger(Callback):
         row.update((k, _csv_value(get_log(logs, k, "NA"))) for k in self.keys)
         self.writer.writerow(row)
         self.csv_file.flush()
+        distributed.barrier()
 
     def on_train_end(self, logs=None):
         if self.csv_file is not None and not self.csv_file.closed:

@@ -12,7 +12,7 @@ SPLIT_ABOVE = 1 << 16
 def dropout_forward(x, rate):
     """y = x * mask, and the mask. Each half draws from a generator seeded by one draw of minicnn's
     and the half's first row: the same masks for a seed whatever the number of threads."""
-    seed = int(mrandom.generator().integers(2**63))
+    seed = int(mrandom.local_generator().integers(2**63))
     y, mask = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
     N = x.shape[0]
     scale = 1 / (1 - rate)

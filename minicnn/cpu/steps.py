@@ -139,7 +139,7 @@ class FastBatchNormalization(FastStep):
     @classmethod
     def takes(cls, layer):
         ndim = len(layer.input_shape) + 1
-        return layer._feature_axis(ndim) == ndim - 1
+        return layer._feature_axis(ndim) == ndim - 1 and not layer.synchronized
 
     def forward(self, x, training):
         bn = self.layer

@@ -11,11 +11,11 @@ threading off. Only the CPU-tuned steps (minicnn.cpu) use this module.
 """
 import contextlib
 import itertools
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from minicnn.cpu.allocator import tune_malloc
+from minicnn.distributed import threads_per_rank
 
 _state = {"pool": None, "threads": None, "blas": None, "users": 0}
 _lock = threading.Lock()
@@ -23,13 +23,9 @@ _local = threading.local()
 
 
 def default_num_threads():
-    """``MINICNN_NUM_THREADS``, else the number of cores this process may run on."""
-    env = os.environ.get("MINICNN_NUM_THREADS")
-    try:
-        n = int(env) if env else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-    except ValueError:
-        raise ValueError(f"MINICNN_NUM_THREADS must be a positive integer, got {env!r}.") from None
-    return max(1, n or 1)
+    """``MINICNN_NUM_THREADS``, else the cores this process may run on (shared among the ranks on
+    this machine under MPI: :func:`minicnn.distributed.threads_per_rank`)."""
+    return threads_per_rank()
 
 
 def num_threads():

@@ -51,13 +51,11 @@ class Workspace:
 
 def workspace(owner):
     """The calling thread's Workspace for ``owner`` (a step of a plan); freed with the owner."""
-    spaces = getattr(_local, "spaces", None)
-    if spaces is None:
-        spaces = _local.spaces = weakref.WeakKeyDictionary()
-    ws = spaces.get(owner)
-    if ws is None:
-        ws = spaces[owner] = Workspace()
-    return ws
+    if not hasattr(_local, "spaces"):
+        _local.spaces = weakref.WeakKeyDictionary()
+    if owner not in _local.spaces:
+        _local.spaces[owner] = Workspace()
+    return _local.spaces[owner]
 
 
 def release(owner):

@@ -1,7 +1,7 @@
 """BatchNormalization as Keras defines it: a thin layer over :mod:`minicnn.ops.normalization`."""
 import numbers
 
-from minicnn import initializers
+from minicnn import distributed, initializers
 from minicnn.backend import get_array_module
 from minicnn.layers.base import Layer
 from minicnn.ops.normalization import batchnorm_backward, batchnorm_forward, batchnorm_inference
@@ -17,6 +17,9 @@ class BatchNormalization(Layer):
         axis: the feature axis of the per-sample input, counted with the batch axis as Keras
             does (-1: last; 1: channels-first images). Default -1.
         momentum: 0.99; epsilon: 1e-3; center (beta), scale (gamma): True.
+        synchronized: under MPI (minicnn.distributed), compute the statistics of the global batch
+            over all ranks (Keras 3's argument); by default each rank uses its own batch's, and
+            the moving statistics are averaged over the ranks at each epoch's end.
         Keras 1 spellings: ``beta_init``, ``gamma_init``, and ``mode=0`` (the only mode supported).
     Weights: [gamma, beta, moving_mean, moving_variance] (gamma/beta only if scale/center).
 
@@ -26,7 +29,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", mode=0, beta_init=None, gamma_init=None, **kwargs):
+                 moving_variance_initializer="ones", synchronized=False, mode=0, beta_init=None, gamma_init=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if mode != 0:
             raise ValueError(
@@ -45,6 +49,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"{self.name}: epsilon must be positive, got {epsilon}.")
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
+        self.synchronized = bool(synchronized)
         self.initializers = {"gamma": initializers.get(gamma_initializer), "beta": initializers.get(beta_initializer),
                              "moving_mean": initializers.get(moving_mean_initializer),
                              "moving_variance": initializers.get(moving_variance_initializer)}
@@ -84,6 +89,11 @@ class BatchNormalization(Layer):
     def from_last_axis(self, a, axis):
         return a if axis == a.ndim - 1 else get_array_module(a).moveaxis(a, -1, axis)
 
+    def moving_statistics(self):
+        """The arrays to average over MPI ranks at an epoch's end: none when synchronized (every rank
+        already computed the same statistics)."""
+        return [] if self.synchronized else [self.params["moving_mean"], self.params["moving_variance"]]
+
     def update_moving_statistics(self, mean, var):
         """moving = moving * momentum + batch * (1 - momentum), in place."""
         m = self.momentum
@@ -98,7 +108,8 @@ class BatchNormalization(Layer):
         x, axis = self.to_last_axis(x)
         gamma, beta = self._gamma_beta(get_array_module(x))
         if training and self.trainable:
-            y, mean, var, cache = batchnorm_forward(x, gamma, beta, self.epsilon)
+            total = distributed.total if self.synchronized and distributed.size() > 1 else None
+            y, mean, var, cache = batchnorm_forward(x, gamma, beta, self.epsilon, total)
             self.update_moving_statistics(mean, var)
         else:
             y, cache = batchnorm_inference(x, gamma, beta, self.params["moving_mean"],
@@ -119,5 +130,5 @@ class BatchNormalization(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center,
-                      scale=self.scale)
+                      scale=self.scale, synchronized=self.synchronized)
         return config

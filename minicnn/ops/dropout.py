@@ -10,7 +10,7 @@ def dropout_forward(x, rate):
     if is_cupy_array(x):
         u = mrandom.gpu_generator().random_sample(x.shape, dtype=x.dtype)
     else:
-        u = mrandom.generator().random(x.shape, dtype=x.dtype)
+        u = mrandom.local_generator().random(x.shape, dtype=x.dtype)
     mask = (u >= rate) * x.dtype.type(1 / (1 - rate))
     return x * mask, mask
 

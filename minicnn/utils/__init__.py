@@ -1,7 +1,8 @@
-"""Utilities: seeding, one-hot labels, gradient checks, history plots."""
+"""Utilities: seeding, one-hot labels, batch data sets, gradient checks, history plots."""
 from minicnn.random import set_seed as set_random_seed
+from minicnn.utils.data_utils import PyDataset, Sequence
 from minicnn.utils.gradcheck import check_gradients
 from minicnn.utils.np_utils import to_categorical
 from minicnn.utils.plotting import plot_history
 
-__all__ = ["set_random_seed", "check_gradients", "to_categorical", "plot_history"]
+__all__ = ["set_random_seed", "check_gradients", "to_categorical", "plot_history", "Sequence", "PyDataset"]
