@@ -48,6 +48,8 @@ METRICS = {  # name: (minicnn metric, Keras metric expression, inputs)
     "top_k_categorical_accuracy": (metrics.TopKCategoricalAccuracy, "M.TopKCategoricalAccuracy()", "ties"),
     "top_k_categorical_accuracy k=2": (lambda: metrics.TopKCategoricalAccuracy(k=2),
                                        "M.TopKCategoricalAccuracy(k=2)", "ties"),
+    "sparse_top_k_categorical_accuracy k=3": (lambda: metrics.SparseTopKCategoricalAccuracy(k=3),
+                                              "M.SparseTopKCategoricalAccuracy(k=3)", "sparse_ties"),
     "binary_accuracy": (metrics.BinaryAccuracy, "M.BinaryAccuracy()", "binary"),
     "binary_accuracy threshold=0.7": (lambda: metrics.BinaryAccuracy(threshold=0.7),
                                       "M.BinaryAccuracy(threshold=0.7)", "binary"),

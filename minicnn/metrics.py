@@ -24,9 +24,21 @@ def _like_output(y_true, y_pred):
     return y_true.reshape(-1, 1) if y_true.ndim == 1 and y_pred.ndim == 2 else y_true
 
 
+def _check_one_hot(y_true, y_pred, what):
+    if y_true.shape[-1:] != y_pred.shape[-1:] and y_pred.shape[-1] != 1:
+        raise ValueError(f"{what} needs one-hot targets shaped like the outputs {tuple(y_pred.shape)}, got targets "
+                         f"{tuple(y_true.shape)} (integer labels?); for labels use 'sparse_{what}'.")
+
+
 def categorical_accuracy(y_true, y_pred):
-    """1 where argmax(y_pred) == argmax(y_true) along the last axis, else 0: (N, ...) from (N, ..., K)."""
-    return _like_output(y_true, y_pred).argmax(axis=-1) == y_pred.argmax(axis=-1)
+    """1 where argmax(y_pred) == argmax(y_true) along the last axis, else 0: (N, ...) from (N, ..., K).
+
+    Raises:
+        ValueError: for targets that are not shaped like the outputs (integer labels).
+    """
+    y_true = _like_output(y_true, y_pred)
+    _check_one_hot(y_true, y_pred, "categorical_accuracy")
+    return y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)
 
 
 def sparse_categorical_accuracy(labels, y_pred):
@@ -41,9 +53,22 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1 where the true class (argmax of y_true) is among the k highest scores of y_pred (N, ..., K):
-    fewer than k classes score strictly higher. Ties count as in the top k, as in Keras."""
+    fewer than k classes score strictly higher. Ties count as in the top k, as in Keras.
+
+    Raises:
+        ValueError: for targets that are not shaped like the outputs (integer labels).
+    """
+    y_true = _like_output(y_true, y_pred)
+    _check_one_hot(y_true, y_pred, "top_k_categorical_accuracy")
+    return sparse_top_k_categorical_accuracy(y_true.argmax(axis=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(labels, y_pred, k=5):
+    """1 where the integer label (N,) or (N, 1) is among the k highest scores of y_pred (N, K), ties
+    counted in: (N,)."""
     xp = get_array_module(y_pred)
-    target = xp.take_along_axis(y_pred, y_true.argmax(axis=-1)[..., None], axis=-1)
+    labels = labels.reshape(y_pred.shape[:-1]).astype(xp.int64, copy=False)
+    target = xp.take_along_axis(y_pred, labels[..., None], axis=-1)
     return (y_pred > target).sum(axis=-1) < k
 
 
@@ -137,13 +162,24 @@ class BinaryAccuracy(MeanMetricWrapper):
         super().__init__(binary_accuracy, name, threshold=float(threshold))
 
 
+def _check_k(k, owner):
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"{owner}: k must be an integer >= 1, got {k!r}.")
+    return int(k)
+
+
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the true class of one-hot targets is among the ``k`` (default 5) highest outputs."""
 
     def __init__(self, k=5, name="top_k_categorical_accuracy"):
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"TopKCategoricalAccuracy: k must be an integer >= 1, got {k!r}.")
-        super().__init__(top_k_categorical_accuracy, name, k=int(k))
+        super().__init__(top_k_categorical_accuracy, name, k=_check_k(k, type(self).__name__))
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label is among the ``k`` (default 5) highest outputs."""
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy"):
+        super().__init__(sparse_top_k_categorical_accuracy, name, k=_check_k(k, type(self).__name__))
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
@@ -161,10 +197,12 @@ class MeanSquaredError(MeanMetricWrapper):
 
 
 CLASSES = {cls.__name__: cls for cls in (CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy,
-                                         TopKCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError)}
+                                         TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError,
+                                         MeanSquaredError)}
 # Names as compile takes them; the metric is logged under the name given, as in Keras 3.
 BY_NAME = {"categorical_accuracy": CategoricalAccuracy, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
            "binary_accuracy": BinaryAccuracy, "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+           "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
            "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
            "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError}
 

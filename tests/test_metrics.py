@@ -23,6 +23,9 @@ KERAS = [
     (metrics.TopKCategoricalAccuracy(), Y, 1.0),
     (metrics.TopKCategoricalAccuracy(k=2), Y, 0.6666666865348816),
     (metrics.TopKCategoricalAccuracy(k=1), Y, 0.5),
+    (metrics.SparseTopKCategoricalAccuracy(k=1), LABELS, 0.5),
+    (metrics.SparseTopKCategoricalAccuracy(k=2), LABELS.reshape(-1, 1), 0.6666666865348816),
+    (metrics.SparseTopKCategoricalAccuracy(), LABELS, 1.0),
     (metrics.BinaryAccuracy(), Y, 0.6000000238418579),
     (metrics.BinaryAccuracy(threshold=0.25), Y, 0.5),
     (metrics.MeanAbsoluteError(), Y, 0.429999977350235),
@@ -135,6 +138,12 @@ def test_save_and_load_keep_metric_configs(tmp_path):
     (lambda: metrics.get({"class_name": "AUC"}, "mse"), ValueError, "Unknown metric class_name 'AUC'"),
     (lambda: metrics.get(5, "mse"), TypeError, "metric objects"),
     (lambda: metrics.TopKCategoricalAccuracy(k=0), ValueError, "k must be an integer >= 1"),
+    (lambda: metrics.SparseTopKCategoricalAccuracy(k=2.5), ValueError, "SparseTopKCategoricalAccuracy: k must"),
+    (lambda: metrics.get("categorical_accuracy", "mse")[1](LABELS, P), ValueError,
+     r"categorical_accuracy needs one-hot targets shaped like the outputs \(6, 5\), got targets \(6, 1\).*"
+     "'sparse_categorical_accuracy'"),
+    (lambda: metrics.top_k_categorical_accuracy(LABELS.reshape(-1, 1), P), ValueError,
+     "'sparse_top_k_categorical_accuracy'"),
     (lambda: metrics.BinaryAccuracy(threshold="0.5"), TypeError, "threshold must be a number"),
 ])
 def test_bad_metrics_name_the_fix(make, error, match):

@@ -64,7 +64,9 @@ def test_losses_and_metrics_match_numpy_on_the_device(fake_cupy, case):
     x, y = data()
     y = targets(y)
     metric_list = ["mae", "mse", metrics.BinaryAccuracy(threshold=0.0)]
-    if case != "sparse_logits" and units > 3:
+    if case == "sparse_logits":
+        metric_list += ["sparse_categorical_accuracy", metrics.SparseTopKCategoricalAccuracy(k=3)]
+    elif units > 3:
         metric_list += ["categorical_accuracy", metrics.TopKCategoricalAccuracy(k=3)]
     cpu, gpu = twins(flat_model(units, activation), lambda: optimizers.SGD(0.1), loss=make_loss(), metrics=metric_list)
     for step in range(2):
