@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from minicnn import backend, distributed, layers, optimizers
+from minicnn import backend, distributed, layers, losses, metrics, optimizers
 
 FORMAT_VERSION = 1
 
@@ -86,7 +86,7 @@ def _compile_config(model):
     if not model.compiled:
         return None
     return {"optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "loss": model.loss.name, "metrics": [name for name, _ in model._metrics]}
+            "loss": losses.serialize(model.loss), "metrics": [metrics.serialize(name, fn) for name, fn in model._metrics]}
 
 
 def _weight_arrays(model):

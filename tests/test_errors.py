@@ -218,8 +218,8 @@ def test_unknown_loss_lists_valid_ones():
 
 def test_unknown_optimizer_lists_valid_ones():
     model = Sequential([Dense(3, input_shape=(4,))])
-    with raises(ValueError, "unknown optimizer", "'adamw'", "sgd", "adam", "rmsprop", "adadelta"):
-        model.compile(optimizer="adamw", loss="mse")
+    with raises(ValueError, "unknown optimizer", "'lion'", "sgd", "adam", "adamw", "nadam", "rmsprop", "adadelta"):
+        model.compile(optimizer="lion", loss="mse")
     with raises(ValueError, "learning_rate"):
         optimizers.SGD(learning_rate=-1)
 

@@ -129,6 +129,11 @@ OPTIMIZERS = {
     "RMSprop": lambda: optimizers.RMSprop(learning_rate=0.005, rho=0.8),
     "Adadelta": lambda: optimizers.Adadelta(),
     "Adadelta-lr": lambda: optimizers.Adadelta(learning_rate=0.5, rho=0.9),
+    "Adagrad": lambda: optimizers.Adagrad(learning_rate=0.05, initial_accumulator_value=0.2),
+    "Adamax-clipvalue": lambda: optimizers.Adamax(learning_rate=0.01, clipvalue=0.01),
+    "Nadam-global_clipnorm": lambda: optimizers.Nadam(learning_rate=0.01, global_clipnorm=0.5),
+    "AdamW-clipnorm": lambda: optimizers.AdamW(learning_rate=0.01, weight_decay=0.1, clipnorm=0.1),
+    "SGD-weight_decay": lambda: optimizers.SGD(learning_rate=0.05, momentum=0.9, weight_decay=0.01),
 }
 
 

@@ -1,26 +1,33 @@
-"""Optimizers: SGD (with momentum and Nesterov), Adam, RMSprop and Adadelta, one module each.
+"""Optimizers: SGD (with momentum and Nesterov), Adam, AdamW, Adamax, Nadam, Adagrad, RMSprop and
+Adadelta, one module each.
 
 The update rules are Keras 3's, with ``g`` the gradient and ``t`` the step counted from 1;
-Keras 2's time-based ``decay`` is supported too: ``lr_t = lr / (1 + decay * (t - 1))``.
-The machinery they share (slots, state, the CPU and GPU ways of running an update) is in
-:mod:`minicnn.optimizers.base`.
+Keras 2's time-based ``decay`` is supported too: ``lr_t = lr / (1 + decay * (t - 1))``. Every
+optimizer also takes Keras 3's ``clipnorm``, ``clipvalue``, ``global_clipnorm`` and
+``weight_decay``. The machinery they share (slots, state, clipping, the CPU and GPU ways of
+running an update) is in :mod:`minicnn.optimizers.base`.
 """
 from minicnn.optimizers.adadelta import Adadelta
+from minicnn.optimizers.adagrad import Adagrad
 from minicnn.optimizers.adam import Adam
+from minicnn.optimizers.adamax import Adamax
+from minicnn.optimizers.adamw import AdamW
 from minicnn.optimizers.base import Optimizer
+from minicnn.optimizers.nadam import Nadam
 from minicnn.optimizers.rmsprop import RMSprop
 from minicnn.optimizers.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adadelta", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "Nadam", "Adagrad", "RMSprop", "Adadelta", "get"]
 
-# Keras 2's lowercase aliases, which some old tutorials import.
-sgd, adam, rmsprop, adadelta = SGD, Adam, RMSprop, Adadelta
+# Keras 2's lowercase aliases, which some old tutorials import (Keras 2 had no AdamW).
+sgd, adam, rmsprop, adadelta, adagrad, adamax, nadam = SGD, Adam, RMSprop, Adadelta, Adagrad, Adamax, Nadam
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adadelta": Adadelta}
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": Nadam, "adagrad": Adagrad,
+            "rmsprop": RMSprop, "adadelta": Adadelta}
 
 
 def get(identifier):
-    """Resolve a name (``"sgd"``, ``"adam"``, ``"rmsprop"``, ``"adadelta"``, any case), a config
+    """Resolve a name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"nadam"``, ..., any case), a config
     dict (``{"class_name": "Adam", "config": {...}}``) or an optimizer instance.
 
     Names and dicts give a new optimizer with default arguments (or the config's).

@@ -16,14 +16,15 @@ class Adadelta(_RhoEpsilonOptimizer):
     Args:
         learning_rate: float > 0, default 1.0. rho: float in [0, 1), default 0.95.
         epsilon: float >= 0, default 1e-7. decay: Keras 2 time-based decay, default 0.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: as for every Optimizer (base.py).
     """
 
     slot_names = ("accumulated_grad", "accumulated_delta_var")
     n_scratch = 2
     kernel = "adadelta_update"
 
-    def __init__(self, learning_rate=1.0, rho=0.95, epsilon=1e-7, decay=0.0, lr=None, name=None):
-        super().__init__(learning_rate, rho, epsilon, decay, lr, name or "adadelta")
+    def __init__(self, learning_rate=1.0, rho=0.95, epsilon=1e-7, decay=0.0, lr=None, name=None, **kwargs):
+        super().__init__(learning_rate, rho, epsilon, decay, lr, name or "adadelta", **kwargs)
 
     def _update(self, xp, p, g, slots, scratch, lr, rho, eps):
         a, b = slots

@@ -1,10 +1,11 @@
 """Adam (Kingma & Ba, 2015) as Keras writes it."""
 import math
 
-from minicnn.optimizers.base import Optimizer, _check_number
+from minicnn.optimizers.base import _BetaEpsilonOptimizer
+from minicnn.optimizers.rules import update_moments
 
 
-class Adam(Optimizer):
+class Adam(_BetaEpsilonOptimizer):
     """Adam (Kingma & Ba, 2015) in Keras's form, epsilon outside the square root.
 
     ``m += (g - m)*(1-beta_1)``, ``v += (g*g - v)*(1-beta_2)``,
@@ -14,17 +15,15 @@ class Adam(Optimizer):
         learning_rate: float > 0, default 0.001. beta_1, beta_2: floats in [0, 1),
         defaults 0.9 and 0.999. epsilon: float >= 0, default 1e-7 (None means 1e-7, as in
         Keras 2). decay: Keras 2 time-based decay, default 0.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: as for every Optimizer (base.py).
     """
 
     slot_names = ("momentum", "velocity")
     kernel = "adam_update"
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0,
-                 lr=None, name=None):
-        super().__init__(learning_rate, decay, lr, name or "adam")
-        self.beta_1 = _check_number(beta_1, "beta_1", "Adam", low=0, high=1, high_open=True)
-        self.beta_2 = _check_number(beta_2, "beta_2", "Adam", low=0, high=1, high_open=True)
-        self.epsilon = _check_number(1e-7 if epsilon is None else epsilon, "epsilon", "Adam", low=0)
+                 lr=None, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, decay, lr, name or "adam", **kwargs)
 
     def _step_scalars(self, lr, t):
         alpha = lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
@@ -36,19 +35,9 @@ class Adam(Optimizer):
     def _update(self, xp, p, g, slots, scratch, alpha, one_minus_b1, one_minus_b2, eps):
         m, v = slots
         (s,) = scratch
-        xp.subtract(g, m, out=s)
-        s *= one_minus_b1
-        m += s
-        xp.multiply(g, g, out=s)
-        s -= v
-        s *= one_minus_b2
-        v += s
+        update_moments(xp, g, m, v, s, one_minus_b1, one_minus_b2)
         xp.sqrt(v, out=s)
         s += eps
         xp.divide(m, s, out=s)
         s *= alpha
         p -= s
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}

@@ -6,7 +6,12 @@ state ("slots": momentum, velocity, ...) is created on the first call next to it
 (NumPy or CuPy, taken from the array), same dtype, keyed by the parameter's position in the list.
 
 Hyperparameters are kept as Python floats, so multiplying a float32 array by them stays float32.
-Every update writes into preallocated buffers with ``out=``: a training step allocates nothing.
+Every update writes into preallocated buffers with ``out=``: a training step allocates nothing
+(unless gradient clipping is asked for: it works on temporary arrays).
+
+Every optimizer takes Keras 3's ``clipnorm``, ``clipvalue``, ``global_clipnorm`` and
+``weight_decay``; as in Keras 3 the gradients are clipped first, then each weight decays by
+``w *= 1 - weight_decay * lr``, then the optimizer's own update runs on the clipped gradients.
 
 Each optimizer writes its rule once, in ``_update``, as NumPy/CuPy expressions. Two tuned ways of
 running it exist beside that: on the CPU's fast path a large parameter is updated in cache-sized
@@ -21,6 +26,7 @@ import numpy as np
 from minicnn import backend
 from minicnn.backend import get_array_module, is_cupy_array, to_numpy
 from minicnn.cpu import optimizer as cpu_optimizer
+from minicnn.optimizers import clipping
 
 
 def _check_number(value, what, owner, low=None, high=None, low_open=False, high_open=False):
@@ -38,10 +44,23 @@ def _check_number(value, what, owner, low=None, high=None, low_open=False, high_
 
 
 class Optimizer:
-    """Base class: learning rate (``lr`` alias), Keras 2 ``decay``, step counter, lazy slots, state.
+    """Base class: learning rate (``lr`` alias), Keras 2 ``decay``, step counter, lazy slots, state,
+    and Keras 3's gradient clipping and weight decay.
 
     Subclasses set ``slot_names`` (one zero-initialised array per name and parameter),
     ``n_scratch`` (uninitialised work buffers per parameter) and implement ``_update``.
+
+    Args:
+        weight_decay: float >= 0 or None (default): each step first shrinks every weight by
+            ``w * weight_decay * lr`` (decoupled weight decay, as AdamW does).
+        clipnorm: float > 0 or None: each gradient is scaled down to an L2 norm of at most this.
+        global_clipnorm: float > 0 or None: all gradients are scaled down together, to a joint
+            L2 norm of at most this.
+        clipvalue: float > 0 or None: each gradient value is clipped to [-clipvalue, clipvalue].
+
+    Raises:
+        ValueError: when more than one of clipnorm, clipvalue and global_clipnorm is given (as
+            Keras 3 does), or for out-of-range values.
 
     Attributes:
         iterations (int): steps taken so far.
@@ -53,12 +72,21 @@ class Optimizer:
     # Name of the optional fused kernel in minicnn.cuda (see _fused_kernel).
     kernel = None
 
-    def __init__(self, learning_rate, decay=0.0, lr=None, name=None):
+    def __init__(self, learning_rate, decay=0.0, lr=None, name=None, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None):
         if lr is not None:  # Keras 2 spelling; like Keras 2, it wins over learning_rate
             learning_rate = lr
         owner = type(self).__name__
         self.learning_rate = _check_number(learning_rate, "learning_rate", owner, low=0, low_open=True)
         self.decay = _check_number(decay, "decay", owner, low=0)
+        clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        given = [k for k, v in clipping.items() if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can be set "
+                             f"(as in Keras 3); got {', '.join(given)}. Keep one.")
+        for k, v in clipping.items():
+            setattr(self, k, None if v is None else _check_number(v, k, owner, low=0, low_open=True))
+        self.weight_decay = None if weight_decay is None else _check_number(weight_decay, "weight_decay", owner, low=0)
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self._slots = None      # per parameter: tuple of slot arrays, in slot_names order
@@ -95,15 +123,20 @@ class Optimizer:
             raise ValueError(
                 f"{type(self).__name__}: built for {len(self._slots)} parameters, now given "
                 f"{len(params)}. An optimizer belongs to one model; compile with a new one.")
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if g.shape != p.shape:
+                raise ValueError(f"{type(self).__name__}: gradient {i} has shape {g.shape}, "
+                                 f"but its parameter has shape {p.shape}.")
         t = self.iterations + 1
         lr = self.learning_rate
         if self.decay:
             lr = lr / (1.0 + self.decay * self.iterations)
         scalars = self._step_scalars(lr, t)
+        if (self.clipnorm, self.clipvalue, self.global_clipnorm) != (None, None, None):
+            grads = clipping.clip(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
         for i, (p, g) in enumerate(zip(params, grads)):
-            if g.shape != p.shape:
-                raise ValueError(f"{type(self).__name__}: gradient {i} has shape {g.shape}, "
-                                 f"but its parameter has shape {p.shape}.")
+            if self.weight_decay:
+                p *= 1.0 - self.weight_decay * lr  # w - w*wd*lr in place, as Keras's torch backend writes it
             self._apply(i, p, g, scalars, lr, t)
         self.iterations = t
 
@@ -160,7 +193,7 @@ class Optimizer:
         for i, p in enumerate(params):
             xp = get_array_module(p)
             if pending is None:
-                slots = tuple(xp.zeros_like(p) for _ in self.slot_names)
+                slots = self._initial_slots(xp, p)
             else:
                 slots = tuple(xp.array(pending[k * len(params) + i], dtype=p.dtype)
                               for k in range(len(self.slot_names)))
@@ -170,6 +203,10 @@ class Optimizer:
                                          f"{s.shape} for parameter {i} of shape {p.shape}.")
             self._slots.append(slots)
         self._scratch = [None] * len(params)  # made on first use; large NumPy ones use chunks
+
+    def _initial_slots(self, xp, p):
+        """A new parameter's slots: zeros (a subclass may start them elsewhere)."""
+        return tuple(xp.zeros_like(p) for _ in self.slot_names)
 
     def get_state(self):
         """A copy of the state: ``[iterations]`` then each slot for every parameter.
@@ -209,7 +246,11 @@ class Optimizer:
 
     def get_config(self):
         """The constructor arguments as a dict; ``from_config`` rebuilds an equal optimizer."""
-        return {"name": self.name, "learning_rate": self.learning_rate, "decay": self.decay}
+        config = {"name": self.name, "learning_rate": self.learning_rate, "decay": self.decay}
+        for k in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, k) is not None:  # only what is set, so older configs read the same
+                config[k] = getattr(self, k)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -225,8 +266,8 @@ class _RhoEpsilonOptimizer(Optimizer):
     """What RMSprop and Adadelta share: a decay rate ``rho`` in [0, 1) and an ``epsilon`` >= 0,
     passed with the learning rate to every update."""
 
-    def __init__(self, learning_rate, rho, epsilon, decay, lr, name):
-        super().__init__(learning_rate, decay, lr, name)
+    def __init__(self, learning_rate, rho, epsilon, decay, lr, name, **kwargs):
+        super().__init__(learning_rate, decay, lr, name, **kwargs)
         owner = type(self).__name__
         self.rho = _check_number(rho, "rho", owner, low=0, high=1, high_open=True)
         self.epsilon = _check_number(1e-7 if epsilon is None else epsilon, "epsilon", owner, low=0)
@@ -241,3 +282,16 @@ class _RhoEpsilonOptimizer(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
+class _BetaEpsilonOptimizer(Optimizer):
+    """What Adam, Adamax and Nadam share: decay rates ``beta_1`` and ``beta_2`` in [0, 1) for the
+    first and second moments, and an ``epsilon`` >= 0 (None means 1e-7, as in Keras 2)."""
+
+    def __init__(self, learning_rate, beta_1, beta_2, epsilon, decay, lr, name, **kwargs):
+        super().__init__(learning_rate, decay, lr, name, **kwargs)
+        owner = type(self).__name__
+        self.beta_1 = _check_number(beta_1, "beta_1", owner, low=0, high=1, high_open=True)
+        self.beta_2 = _check_number(beta_2, "beta_2", owner, low=0, high=1, high_open=True)
+        self.epsilon = _check_number(1e-7 if epsilon is None else epsilon, "epsilon", owner, low=0)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

@@ -13,6 +13,7 @@ class SGD(Optimizer):
         momentum: float in [0, 1], default 0.
         nesterov: bool, default False.
         decay: Keras 2 time-based decay >= 0, default 0.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: as for every Optimizer (base.py).
 
     Raises:
         ValueError / TypeError: for out-of-range or non-numeric arguments.
@@ -20,8 +21,9 @@ class SGD(Optimizer):
 
     kernel = "sgd_update"
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0, lr=None, name=None):
-        super().__init__(learning_rate, decay, lr, name or "SGD")
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0, lr=None, name=None,
+                 **kwargs):
+        super().__init__(learning_rate, decay, lr, name or "SGD", **kwargs)
         self.momentum = _check_number(momentum, "momentum", "SGD", low=0, high=1)
         self.nesterov = bool(nesterov)
         self.slot_names = ("momentum",) if self.momentum else ()
