@@ -31,11 +31,8 @@ def _check_one_hot(y_true, y_pred, what):
 
 
 def categorical_accuracy(y_true, y_pred):
-    """1 where argmax(y_pred) == argmax(y_true) along the last axis, else 0: (N, ...) from (N, ..., K).
-
-    Raises:
-        ValueError: for targets that are not shaped like the outputs (integer labels).
-    """
+    """1 where argmax(y_pred) == argmax(y_true) along the last axis, else 0: (N, ...) from (N, ..., K);
+    ValueError for targets not shaped like the outputs (integer labels)."""
     y_true = _like_output(y_true, y_pred)
     _check_one_hot(y_true, y_pred, "categorical_accuracy")
     return y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)

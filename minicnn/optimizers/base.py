@@ -114,31 +114,33 @@ class Optimizer:
     def apply_gradients(self, params, grads):
         """Update each array of ``params`` (the same list every call) in place from its gradient in
         ``grads``. Raises ValueError for mismatched lengths or shapes, or a changed parameter count."""
+        name = type(self).__name__
         if len(params) != len(grads):
-            raise ValueError(f"{type(self).__name__}: got {len(params)} parameters but "
-                             f"{len(grads)} gradients; pass one gradient per parameter.")
+            raise ValueError(f"{name}: got {len(params)} parameters but {len(grads)} gradients; pass one per parameter.")
         if self._slots is None:
             self._build(params)
         elif len(self._slots) != len(params):
-            raise ValueError(
-                f"{type(self).__name__}: built for {len(self._slots)} parameters, now given "
-                f"{len(params)}. An optimizer belongs to one model; compile with a new one.")
-        for i, (p, g) in enumerate(zip(params, grads)):
+            raise ValueError(f"{name}: built for {len(self._slots)} parameters, now given {len(params)}. An "
+                             "optimizer belongs to one model; compile with a new one.")
+        for i, (p, g) in enumerate(zip(params, grads)):  # all checked before any is updated
             if g.shape != p.shape:
-                raise ValueError(f"{type(self).__name__}: gradient {i} has shape {g.shape}, "
-                                 f"but its parameter has shape {p.shape}.")
+                raise ValueError(f"{name}: gradient {i} has shape {g.shape}, but its parameter has shape {p.shape}.")
         t = self.iterations + 1
-        lr = self.learning_rate
-        if self.decay:
-            lr = lr / (1.0 + self.decay * self.iterations)
+        lr = self.learning_rate if not self.decay else self.learning_rate / (1.0 + self.decay * self.iterations)
         scalars = self._step_scalars(lr, t)
-        if (self.clipnorm, self.clipvalue, self.global_clipnorm) != (None, None, None):
-            grads = clipping.clip(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
+        if (self.clipnorm, self.clipvalue, self.global_clipnorm, self.weight_decay) != (None, None, None, None):
+            grads = self._clip_and_decay(params, grads, lr)
         for i, (p, g) in enumerate(zip(params, grads)):
-            if self.weight_decay:
-                p *= 1.0 - self.weight_decay * lr  # w - w*wd*lr in place, as Keras's torch backend writes it
             self._apply(i, p, g, scalars, lr, t)
         self.iterations = t
+
+    def _clip_and_decay(self, params, grads, lr):
+        """The clipped gradients; the weights decayed in place (w - w*wd*lr, as Keras's torch backend)."""
+        if (self.clipnorm, self.clipvalue, self.global_clipnorm) != (None, None, None):
+            grads = clipping.clip(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
+        for p in params if self.weight_decay else ():
+            p *= 1.0 - self.weight_decay * lr
+        return grads
 
     def _apply(self, i, p, g, scalars, lr, t):
         """Update one parameter: the rule of ``_update``, or one of its two tuned runners."""
