@@ -35,7 +35,7 @@ def child(args):
     model = minicnn_model()
     plan = model._plan()
     weights = [w for step in plan.steps for layer in step.layers for w in layer.trainable_weights]
-    buffers, phases = {}, {"compute": [], "pack": [], "allreduce": [], "update": []}
+    buffers, phases = {}, {"compute": [], "pack": [], "wait": [], "allreduce": [], "update": []}
 
     def batch(i):
         lo = (i % 4) * args.global_batch + r * per_rank
@@ -55,12 +55,14 @@ def child(args):
                 views.append(flat[at:at + g.size].reshape(g.shape))
                 at += g.size
             t2 = time.perf_counter()
+            distributed.barrier()  # the other ranks' lag, apart from the all-reduce's own time
+            t2b = time.perf_counter()
             distributed.allreduce_sum_(flat)
             t3 = time.perf_counter()
             model.optimizer.apply_gradients(weights, views)
             t4 = time.perf_counter()
         if i >= args.warmup:
-            for name, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            for name, dt in zip(phases, (t1 - t0, t2 - t1, t2b - t2, t3 - t2b, t4 - t3)):
                 phases[name].append(1000 * dt)
     rounds = []
     for _ in range(args.rounds):  # whole steps through the real training step
@@ -120,13 +122,14 @@ def main():
         return cost_model(50.0)
     cores = len(os.sched_getaffinity(0))
     print("\nPer step, 128 samples per rank (median ms on rank 0):")
-    print("| ranks | threads each | compute | packing | all-reduce | update | all-reduce share | samples/s |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| ranks | threads each | compute | packing | waiting for the other ranks | all-reduce | update | "
+          "all-reduce share | samples/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     runs = {}
     for n in (1, 2, 4):
         runs[n] = m = measure(n, max(1, cores // n), 128 * n, args)
         total = sum(m["ms"].values())
-        print(f"| {n} | {m['threads']} | {m['ms']['compute']:.1f} | {m['ms']['pack']:.2f} | "
+        print(f"| {n} | {m['threads']} | {m['ms']['compute']:.1f} | {m['ms']['pack']:.2f} | {m['ms']['wait']:.2f} | "
               f"{m['ms']['allreduce']:.2f} | {m['ms']['update']:.1f} | {m['ms']['allreduce'] / total:.1%} | "
               f"{m['samples_per_s']:.0f} |")
     for batch in (128, 256):
