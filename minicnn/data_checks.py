@@ -148,7 +148,7 @@ def check_image_layout(layers, input_shape):
 
 
 def sample_weights(sample_weight, class_weight, y, n):
-    """Per-sample weights (n,) float32 from ``sample_weight`` (n,) and ``class_weight`` ({class: weight},
+    """Per-sample weights (n,) float64 (converted to the model's dtype by batch) from ``sample_weight`` (n,) and ``class_weight`` ({class: weight},
     the class of a sample being its one-hot argmax or its integer label), or None without either.
 
     Raises:
@@ -157,9 +157,9 @@ def sample_weights(sample_weight, class_weight, y, n):
     """
     if sample_weight is None and class_weight is None:
         return None
-    w = np.ones(n, dtype=np.float32)
+    w = np.ones(n)
     if sample_weight is not None:
-        sw = np.asarray(to_numpy(sample_weight), dtype=np.float32)
+        sw = np.asarray(to_numpy(sample_weight), dtype=np.float64)
         if sw.shape not in ((n,), (n, 1)):
             raise ValueError(f"sample_weight must have one weight per sample, shape ({n},); got shape {sw.shape}.")
         if not np.all(np.isfinite(sw)) or (sw < 0).any():
@@ -175,7 +175,7 @@ def sample_weights(sample_weight, class_weight, y, n):
         if missing:
             raise ValueError(f"class_weight names no weight for the class(es) {missing} found in the targets; "
                              "give every class a weight, e.g. {0: 1.0, 1: 5.0}.")
-        table = np.zeros(max(int(k) for k in class_weight) + 1, dtype=np.float32)
+        table = np.zeros(max(int(k) for k in class_weight) + 1)
         for k, v in class_weight.items():
             table[int(k)] = v
         w *= table[labels]
