@@ -83,10 +83,9 @@ def is_cupy_array(a):
 
 def get_array_module(*arrays):
     """The namespace (numpy or cupy) of the given arrays: cupy if any of them is a CuPy array."""
-    for a in arrays:
-        if is_cupy_array(a):
-            import cupy
-            return cupy
+    if any(is_cupy_array(a) for a in arrays):
+        import cupy
+        return cupy
     return np
 
 

@@ -55,14 +55,11 @@ def check_same_length(x, y, names=("x", "y")):
 
 
 def check_sample_shape(x, expected, what="x"):
-    """Raise ValueError when x's per-sample shape differs from the model's input shape, with the
-    likely cause and its fix (:func:`_shape_hint`)."""
+    """Raise ValueError when x's per-sample shape is not the model's, naming the likely cause and fix."""
     got, expected = tuple(x.shape[1:]), tuple(expected)
-    if got == expected:
-        return
-    raise ValueError(
-        f"{what} has per-sample shape {got} but the model expects {expected} "
-        f"(full input shape {(None, *expected)}; got {tuple(x.shape)}).{_shape_hint(x.shape, expected, what)}")
+    if got != expected:
+        raise ValueError(f"{what} has per-sample shape {got} but the model expects {expected} (full input shape "
+                         f"{(None, *expected)}; got {tuple(x.shape)}).{_shape_hint(x.shape, expected, what)}")
 
 
 def _shape_hint(shape, expected, what):

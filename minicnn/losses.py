@@ -52,9 +52,7 @@ class Loss:
     def check_targets(self, y, output_shape):
         """Raise ValueError when targets ``y`` (N, ...) cannot go with outputs (N, *output_shape);
         as in Keras, targets (N,) go with a one-unit output (1,)."""
-        if y.ndim == 1 and tuple(output_shape) == (1,):
-            return
-        if tuple(y.shape[1:]) != tuple(output_shape):
+        if tuple(y.shape[1:]) != tuple(output_shape) and not (y.ndim == 1 and tuple(output_shape) == (1,)):
             raise ValueError(f"Targets have per-sample shape {tuple(y.shape[1:])} but the model outputs "
                              f"{tuple(output_shape)} with loss '{self.name}'. Make the last layer's size match the targets.")
 

@@ -31,8 +31,7 @@ def _check_one_hot(y_true, y_pred, what):
 
 
 def categorical_accuracy(y_true, y_pred):
-    """1 where argmax(y_pred) == argmax(y_true) along the last axis, else 0: (N, ...) from (N, ..., K);
-    ValueError for targets not shaped like the outputs (integer labels)."""
+    """1 where argmax(y_pred) == argmax(y_true), else 0: (N, ...) from (N, ..., K); ValueError for labels."""
     y_true = _like_output(y_true, y_pred)
     _check_one_hot(y_true, y_pred, "categorical_accuracy")
     return y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)
@@ -81,11 +80,8 @@ def mean_squared_error(y_true, y_pred):
 
 
 def _accuracy(y_true, y_pred):
-    """Keras's "accuracy" for a categorical loss: binary accuracy for a one-unit output (an argmax
-    over one unit always matches), else categorical accuracy."""
-    if y_pred.shape[-1] == 1:
-        return binary_accuracy(y_true, y_pred)
-    return categorical_accuracy(y_true, y_pred)
+    """Keras's "accuracy" beside a categorical loss: binary for a one-unit output, else categorical."""
+    return (binary_accuracy if y_pred.shape[-1] == 1 else categorical_accuracy)(y_true, y_pred)
 
 
 class MeanMetricWrapper:

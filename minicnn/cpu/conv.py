@@ -32,14 +32,10 @@ TRANSPOSE_BELOW = 16
 
 
 def patch_matrix(x, KH, KW, strides, pads, out_hw, ws=None, ones_column=False, name="cols"):
-    """The patch matrix A (N*OH*OW, KH*KW*C [+ 1]) of x (N, H, W, C) on the CPU.
-
-    ``ones_column`` appends a column of ones, so ``A @ [[W2], [b]]`` adds the bias inside the
-    matrix product and ``A.T @ dY`` gives db as dW's last row: no separate pass over the output
-    for either. For few input channels (``KW*C < TRANSPOSE_BELOW``) the buffer is (K, M), one
-    contiguous plane per kernel offset and channel, and A is its transpose: a view BLAS reads
-    as it is, so the products cost the same either way.
-    """
+    """The patch matrix A (N*OH*OW, KH*KW*C [+ 1]) of x (N, H, W, C). ``ones_column`` appends ones, so
+    ``A @ [[W2], [b]]`` adds the bias and ``A.T @ dY`` gives db as dW's last row, with no pass of their own.
+    For few channels (``KW*C < TRANSPOSE_BELOW``) the buffer is (K, M), a contiguous plane per kernel
+    offset and channel, and A its transpose: a view BLAS reads as it is, at the same cost."""
     N, H, W, C = x.shape
     sh, sw = strides
     OH, OW = out_hw
@@ -98,15 +94,11 @@ def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", relu=False, ws=Non
                    training=True):
     """y = conv(x, Wk) + b, optionally followed by ReLU and a max pool, chunk by chunk over the batch.
 
-    Args:
-        x: (N, H, W, C) input; Wk: (KH, KW, C, F) kernel; b: (F,) bias, or None.
-        relu: apply max(., 0) in place while each chunk's output is still in cache.
-        ws: optional Workspace whose patch buffers are reused across calls.
-        pool: ``(pool_size, pool_strides)`` of a "valid" max pool applied to each chunk's output
-            in cache (the full-size output is never stored; ReLU runs on the pooled values).
-        training: False for inference: no cache (None returned) and no argmax kept.
-    Returns:
-        y (N, OH, OW, F) (pooled: (N, OH', OW', F)) and the cache :func:`conv2d_backward` needs.
+    x (N, H, W, C), Wk (KH, KW, C, F), b (F,) or None. ``relu``: max(., 0) in place while each chunk's
+    output is in cache. ``ws``: a Workspace of reused buffers. ``pool``: ``(pool_size, pool_strides)`` of a
+    "valid" max pool applied to each chunk's output in cache (the full-size output is never stored; ReLU
+    runs on the pooled values). ``training`` False: no cache (None returned), no argmax kept.
+    Returns y (N, OH, OW, F) (pooled: (N, OH', OW', F)) and the cache :func:`conv2d_backward` needs.
     """
     N, H, W, C = x.shape
     KH, KW, _, F = Wk.shape

@@ -19,6 +19,7 @@ not dilated; the kernels have no dilation, so a dilated one runs the loops below
 Everything else is the same code on CuPy arrays. The CPU's tuned version of this module is :mod:`minicnn.cpu.conv`.
 Output sizes and padding (Keras's rules) are in :mod:`minicnn.ops.geometry`.
 """
+from minicnn import cuda
 from minicnn.backend import get_array_module, is_cupy_array
 from minicnn.ops.geometry import PADDINGS, conv_output_length, conv_padding, pad_nhwc  # noqa: F401
 
@@ -38,7 +39,6 @@ def im2col(x, KH, KW, strides, padding, dilation=(1, 1)):
     (sh, sw), (dh, dw) = strides, dilation
     (OH, OW), pads = conv_geometry(x.shape, KH, KW, strides, padding, dilation)
     if is_cupy_array(x) and dilation == (1, 1):
-        from minicnn import cuda
         return cuda.im2col(x, KH, KW, sh, sw, pads[0][0], pads[1][0], OH, OW)
     xpad = pad_nhwc(x, pads)
     cols = get_array_module(x).empty((N, OH, OW, KH, KW, C), dtype=x.dtype)
@@ -56,7 +56,6 @@ def col2im(dcols, x_shape, KH, KW, strides, padding, dilation=(1, 1)):
     (sh, sw), (dh, dw) = strides, dilation
     (OH, OW), ((pt, pb), (pl, pr)) = conv_geometry(x_shape, KH, KW, strides, padding, dilation)
     if is_cupy_array(dcols) and dilation == (1, 1):
-        from minicnn import cuda
         return cuda.col2im(dcols, x_shape, KH, KW, sh, sw, pt, pl, OH, OW)
     dxpad = get_array_module(dcols).zeros((N, H + pt + pb, W + pl + pr, C), dtype=dcols.dtype)
     d6 = dcols.reshape(N, OH, OW, KH, KW, C)
@@ -68,15 +67,9 @@ def col2im(dcols, x_shape, KH, KW, strides, padding, dilation=(1, 1)):
 
 
 def conv2d_forward(x, Wk, b, strides=(1, 1), padding="valid", dilation=(1, 1)):
-    """y = conv(x, Wk) + b.
-
-    Args:
-        x: (N, H, W, C) input; Wk: (KH, KW, C, F) kernel; b: (F,) bias or None;
-        strides, dilation: (sh, sw) and (dh, dw); padding: "valid" or "same".
-    Returns:
-        y (N, OH, OW, F) and the cache for :func:`conv2d_backward` (the input and the kernel:
-        the patches are rebuilt there rather than kept, KH*KW times the input's size).
-    """
+    """y (N, OH, OW, F) = conv(x (N, H, W, C), Wk (KH, KW, C, F)) + b (F,) or None, with strides (sh, sw),
+    "valid" or "same" padding and dilation (dh, dw); and the cache for :func:`conv2d_backward`: the input
+    and the kernel (the patches are rebuilt there rather than kept, KH*KW times the input's size)."""
     KH, KW, C, F = Wk.shape
     (OH, OW), _ = conv_geometry(x.shape, KH, KW, strides, padding, dilation)
     y = im2col(x, KH, KW, strides, padding, dilation) @ Wk.reshape(KH * KW * C, F)

@@ -50,9 +50,8 @@ def categorical_crossentropy(y_true, y_pred):
 
 
 def softmax_crossentropy_backward(y_true, p):
-    """dL/dlogits (N, ..., K) of categorical crossentropy on p = softmax(logits), targets y_true of
-    p's shape: the chain rule through softmax, rescale and clip; (p - y_true) / N where unclipped
-    (N: the rows, :func:`positions`)."""
+    """dL/dlogits (N, ..., K) of categorical crossentropy on p = softmax(logits) and targets of p's shape:
+    the chain rule through softmax, rescale and clip; (p - y_true) / rows where unclipped."""
     xp = get_array_module(p)
     ym = y_true * _clip_mask(p, xp)
     dz = p * ym.sum(axis=-1, keepdims=True)

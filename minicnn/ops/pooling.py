@@ -10,6 +10,7 @@ Global pooling reduces each channel's whole H x W plane to one value.
 On the GPU the four windowed functions run as CUDA kernels (``kernels/pooling.cu``); global
 pooling is the same CuPy expressions as here. The CPU's tuned max pooling is :mod:`minicnn.cpu.pooling`.
 """
+from minicnn import cuda
 from minicnn.backend import get_array_module, is_cupy_array
 from minicnn.ops.geometry import conv_output_length, conv_padding, pad_nhwc
 
@@ -35,7 +36,6 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     (OH, OW), pads = pool_geometry(x.shape, pool, strides, padding)
     (PH, PW), (sh, sw) = pool, strides
     if is_cupy_array(x):
-        from minicnn import cuda
         y, arg = cuda.maxpool_forward(x, PH, PW, sh, sw, pads[0][0], pads[1][0], OH, OW)
         return y, (arg, x.shape, pool, strides, pads)
     xp = get_array_module(x)
@@ -44,8 +44,7 @@ def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     arg = xp.zeros(y.shape, dtype=xp.int32)
     for k in range(1, PH * PW):
         v = window(xpad, k // PW, k % PW, strides, (OH, OW))
-        # Strict '>' keeps the first maximum on ties: each window routes its gradient to one
-        # input, as Keras and PyTorch do (flat MNIST backgrounds tie often).
+        # Strict '>' keeps the first maximum on ties, as Keras and PyTorch do (MNIST's flat backgrounds).
         better = v > y
         arg[better] = k
         y[better] = v[better]
@@ -57,7 +56,6 @@ def maxpool2d_backward(dy, cache):
     arg, x_shape, (PH, PW), (sh, sw), ((pt, pb), (pl, pr)) = cache
     N, H, W, C = x_shape
     if is_cupy_array(dy):
-        from minicnn import cuda
         return cuda.maxpool_backward(dy, arg, x_shape, PH, PW, sh, sw, pt, pl)
     dxpad = get_array_module(dy).zeros((N, H + pt + pb, W + pl + pr, C), dtype=dy.dtype)
     for k in range(PH * PW):
@@ -78,7 +76,6 @@ def avgpool2d_forward(x, pool=(2, 2), strides=None, padding="valid"):
     (OH, OW), pads = pool_geometry(x.shape, pool, strides, padding)
     (PH, PW), (sh, sw) = pool, strides
     if is_cupy_array(x):
-        from minicnn import cuda
         y = cuda.avgpool_forward(x, PH, PW, sh, sw, pads[0][0], pads[1][0], OH, OW)
         return y, (None, x.shape, pool, strides, pads)
     xp = get_array_module(x)
@@ -98,7 +95,6 @@ def avgpool2d_backward(dy, cache):
     count, x_shape, (PH, PW), (sh, sw), ((pt, pb), (pl, pr)) = cache
     N, H, W, C = x_shape
     if is_cupy_array(dy):
-        from minicnn import cuda
         return cuda.avgpool_backward(dy, x_shape, PH, PW, sh, sw, pt, pl)
     g = dy / count
     dxpad = get_array_module(dy).zeros((N, H + pt + pb, W + pl + pr, C), dtype=dy.dtype)
