@@ -106,7 +106,11 @@ def train_and_report(model, args, train, test, validation_split=0.1):
     start = time.perf_counter()
     history = model.fit(*train, batch_size=args.batch_size, epochs=args.epochs, verbose=1,
                         validation_split=validation_split)
-    train_time = time.perf_counter() - start
+    return history, report(model, args, history, test, time.perf_counter() - start)
+
+
+def report(model, args, history, test, train_time):
+    """Print test loss/accuracy and the training time; plot ``history`` if asked. Returns the score."""
     score = model.evaluate(*test, verbose=0)
     print(f"Test loss: {score[0]:.4f}")
     print(f"Test accuracy: {score[1]:.4f}")
@@ -116,7 +120,7 @@ def train_and_report(model, args, train, test, validation_split=0.1):
         from minicnn.utils import plot_history
         plot_history(history, args.plot)
         print(f"History plot written to {args.plot}")
-    return history, score
+    return score
 
 
 def run_mnist_example(description, build_model, optimizer, epochs=12, argv=None):

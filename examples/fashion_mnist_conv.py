@@ -19,6 +19,8 @@ from mnist_conv import build_model  # noqa: E402
 from minicnn.datasets import fashion_mnist  # noqa: E402
 
 SHARED_COPY = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
+DATA_HELP = ("a folder with the four Fashion-MNIST IDX files (gzipped or not), or a Keras-layout .npz. "
+             "Default: the data directory (downloading if needed), else ../shared/data/fashion-mnist")
 
 
 def load(path):
@@ -39,10 +41,7 @@ def load(path):
 
 
 def main(argv=None):
-    args = parser(__doc__.splitlines()[0], data_metavar="PATH",
-                  data_help="a folder with the four Fashion-MNIST IDX files (gzipped or not), or a "
-                            "Keras-layout .npz. Default: the data directory (downloading if needed), "
-                            "else ../shared/data/fashion-mnist").parse_args(argv)
+    args = parser(__doc__.splitlines()[0], data_metavar="PATH", data_help=DATA_HELP).parse_args(argv)
     setup(args)
     data, description = load(args.data)
     (x_train, _), (x_test, _) = data

@@ -57,6 +57,42 @@ def test_fashion_mnist_example_runs(tmp_path, shared_data):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_fashion_augmented_example_runs(tmp_path, shared_data):
+    out = run_example("fashion_mnist_augmented", "--data", str(shared_data / "fashion-mnist"), *QUICK, cwd=tmp_path)
+    assert "Fashion-MNIST" in out and "(60000 train / 10000 test)" in out
+    assert "Using the first 200 training and 50 test samples (--limit 200)" in out
+    # 180 images trained on (the last 20 validate): ceil(180 / 64) = 3 batches of the flow.
+    assert re.search(r"^3/3 .* - val_accuracy: ", out, re.MULTILINE), out[-2000:]
+    assert 0 <= accuracy_of(out) <= 1 and "Training time: " in out
+
+
+TRANSFER_ACCURACY = re.compile(r"^Test accuracy on digits (0-4|5-9): (\d\.\d{4})$", re.MULTILINE)
+
+
+def test_transfer_example_runs_and_keeps_the_frozen_weights(tmp_path):
+    out = run_example("mnist_transfer", "--data", "sample", *QUICK, "--plot", "transfer.png", cwd=tmp_path)
+    assert [digits for digits, _ in TRANSFER_ACCURACY.findall(out)] == ["0-4", "5-9"], out[-3000:]
+    assert all(0 <= float(accuracy) <= 1 for _, accuracy in TRANSFER_ACCURACY.findall(out))
+    # The second summary counts the two frozen convolutions (320 + 9,248 weights) as non-trainable.
+    assert re.findall(r"Non-trainable params: ([\d,]+)", out) == ["0", "9,568"], out[-3000:]
+    assert "Frozen convolution weights unchanged by the second training: yes" in out
+    first = re.search(r"^Test accuracy on digits 0-4: (.*)$", out, re.MULTILINE).group(1)
+    assert f"Test accuracy on digits 0-4, first model again: {first}" in out  # its shared features did not move
+    assert (tmp_path / "transfer.png").stat().st_size > 0
+
+
+def test_transfer_splits_the_digits_and_shifts_the_labels(example_module):
+    from minicnn.utils import to_categorical
+    transfer = example_module("mnist_transfer")
+    labels = np.array([0, 5, 4, 9, 7, 1])
+    data = ((np.arange(6), to_categorical(labels, 10)), (np.arange(2), to_categorical(np.array([6, 3]), 10)))
+    (x_train, y_train), (x_test, y_test) = transfer.digits(data, 5)
+    assert x_train.tolist() == [1, 3, 4] and y_train.argmax(axis=1).tolist() == [0, 4, 2] and y_train.shape == (3, 5)
+    assert x_test.tolist() == [0] and y_test.argmax(axis=1).tolist() == [1]
+    (x_train, y_train), _ = transfer.digits(data, 0)
+    assert x_train.tolist() == [0, 2, 5] and y_train.argmax(axis=1).tolist() == [0, 4, 1]
+
+
 def test_plot_flag_default_file(tmp_path):
     out = run_example("mnist_single_conv_adam", "--data", "sample", *QUICK, "--plot", cwd=tmp_path)
     assert "History plot written to history.png" in out
@@ -64,7 +100,7 @@ def test_plot_flag_default_file(tmp_path):
     assert matplotlib_image.imread(tmp_path / "history.png").shape[0] > 100
 
 
-@pytest.mark.parametrize("name", MNIST_EXAMPLES + ["fashion_mnist_conv"])
+@pytest.mark.parametrize("name", MNIST_EXAMPLES + ["fashion_mnist_conv", "fashion_mnist_augmented", "mnist_transfer"])
 def test_every_example_takes_the_same_flags(example_module, capsys, name):
     with pytest.raises(SystemExit) as exit_info:
         example_module(name).main(["--help"])
@@ -83,7 +119,7 @@ def test_bad_flags_are_refused(example_module, capsys):
     assert "expected a positive integer" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", MNIST_EXAMPLES + ["fashion_mnist_conv"])
+@pytest.mark.parametrize("name", MNIST_EXAMPLES + ["fashion_mnist_conv", "fashion_mnist_augmented", "mnist_transfer"])
 def test_a_missing_data_path_is_a_clear_exit(tmp_path, name):
     env = {**os.environ, "MINICNN_DATA": str(tmp_path / "no-data-here")}
     done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--data", "/nonexistent/path"],
