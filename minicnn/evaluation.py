@@ -6,7 +6,7 @@ number of threads at once, each result the same as the call made alone.
 """
 import numpy as np
 
-from minicnn import backend, data_adapter, distributed
+from minicnn import backend, data_adapter, distributed, regularizers
 from minicnn import data_checks as checks
 from minicnn.plan import make_plan
 from minicnn.utils.progbar import Progbar
@@ -87,8 +87,9 @@ class Evaluator:
 
     def _evaluate_batches(self, batches, verbose=0):
         """Loss and metrics over an adapter's batches (minicnn.data_adapter); under MPI each rank has
-        its share and the sums are added over the ranks, so every rank returns the same logs."""
-        loss_sum, count_sums, seen, step = 0.0, [0] * (len(self._metrics) + 1), 0, 0
+        its share and the sums are added over the ranks, so every rank returns the same logs. The
+        loss includes the weights' penalties (kernel_regularizer...), as Keras's does."""
+        loss_sum, count_sums, seen, step, penalty = 0.0, [0] * (len(self._metrics) + 1), 0, 0, None
         bar = Progbar(batches.steps, verbose=verbose, stateful_metrics=self.metrics_names) if verbose else None
         for step, batch in enumerate(batches.epoch()):
             if not batch.size:
@@ -96,8 +97,10 @@ class Evaluator:
             x, y = (batch.x, batch.y) if batch.checked else self._check_xy(batch.x, batch.y)
             xb, yb = self._to_batch(x), self._to_batch(y)
             out = self._forward(xb)
+            if penalty is None:  # the model is built now; as Keras, every batch's loss includes the penalties
+                penalty = regularizers.penalty(self._layers)
             loss, counts = self._batch_stats(yb, out, batch.weight)
-            loss_sum, seen = loss_sum + loss * len(x), seen + len(x)
+            loss_sum, seen = loss_sum + (loss + penalty) * len(x), seen + len(x)
             count_sums = [s + c for s, c in zip(count_sums, counts)]
             if bar is not None and bar.due() and step < batches.steps - 1:
                 bar.update(step + 1, sorted(self._logs(loss_sum, count_sums, seen).items()), finalize=False)

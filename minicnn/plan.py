@@ -53,10 +53,12 @@ class Plan:
         steps: the steps in order; together they cover every layer once, in order.
         fast: whether the steps are the CPU's tuned ones (they then run under cpu_threads).
         softmax_loss: whether the last step's softmax is fused with a crossentropy loss.
+        regularized: the layers with regularizers (:mod:`minicnn.regularizers`), in order.
     """
 
     def __init__(self, steps, fast, softmax_loss):
         self.steps, self.fast, self.softmax_loss = steps, fast, softmax_loss
+        self.regularized = [layer for step in steps for layer in step.layers if layer.regularizers]
 
     def running(self):
         """The context a whole step runs in: the worker threads and BLAS settings when fast."""

@@ -93,6 +93,21 @@ def _weight_arrays(model):
     return {f"layer_{i}_{j}": w for i, layer in enumerate(model.layers) for j, w in enumerate(layer.get_weights())}
 
 
+def model_arrays(model, include_optimizer=True, extra=None):
+    """The entries of a model file (see the layout above); ``extra``, a JSON-serialisable dict,
+    goes into the config under ``"extra"`` (BackupAndRestore keeps its epoch there)."""
+    model._ensure_built()
+    arrays = _weight_arrays(model)
+    compile_config = _compile_config(model)
+    if include_optimizer and compile_config is not None:
+        for k, a in enumerate(model.optimizer.get_state()):
+            arrays[f"optimizer_{k}"] = backend.to_numpy(a)
+    config = {"model": model.get_config(), "compile": compile_config, **({"extra": extra} if extra else {})}
+    arrays["minicnn_format"] = np.array(FORMAT_VERSION)
+    arrays["config"] = np.array(json.dumps(config))
+    return arrays
+
+
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Write architecture, weights and (optionally) optimizer state of ``model`` to ``filepath``.
 
@@ -100,15 +115,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
         ValueError: for a ``.h5``, ``.hdf5`` or ``.keras`` name (nothing is written).
     """
     check_file_name(filepath, "save")
-    model._ensure_built()
-    arrays = _weight_arrays(model)
-    compile_config = _compile_config(model)
-    if include_optimizer and compile_config is not None:
-        for k, a in enumerate(model.optimizer.get_state()):
-            arrays[f"optimizer_{k}"] = backend.to_numpy(a)
-    config = {"model": model.get_config(), "compile": compile_config}
-    arrays["minicnn_format"] = np.array(FORMAT_VERSION)
-    arrays["config"] = np.array(json.dumps(config))
+    arrays = model_arrays(model, include_optimizer)
     atomic_write(filepath, lambda f: np.savez(f, **arrays), overwrite)
 
 
@@ -240,6 +247,25 @@ def load_model(filepath, model_class, compile=True):
                              f"({type(e).__name__}: {e}); load_model(..., compile=False) skips them.") from None
     distributed.sync_model(model)  # under MPI, every rank continues from rank 0's copy
     return model
+
+
+def restore_state(model, filepath):
+    """Set the weights and the optimizer state of the compiled ``model`` (same architecture and
+    optimizer class) from a file of :func:`model_arrays`; returns the config's ``"extra"`` dict.
+
+    Raises:
+        ValueError: when the file is not a minicnn file, or the architecture or optimizer differs.
+    """
+    config, arrays = _read(filepath)
+    saved = ((config.get("compile") or {}).get("optimizer") or {}).get("class_name")
+    if saved != type(model.optimizer).__name__:
+        raise ValueError(f"{filepath} holds the state of a {saved} optimizer, but the model is compiled with "
+                         f"{type(model.optimizer).__name__}: compile it as it was when the file was written.")
+    model._ensure_built()
+    _set_layer_weights(model, arrays, filepath)
+    state = [arrays[f"optimizer_{k}"] for k in range(sum(1 for a in arrays if a.startswith("optimizer_")))]
+    model.optimizer.set_state(state)
+    return config.get("extra") or {}
 
 
 def load_weights(model, filepath):

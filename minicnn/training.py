@@ -7,6 +7,10 @@ loss and its gradient, the steps backward in reverse, one optimizer update::
     loss, dout = plan.loss(self.loss, target, out)   # or the fused softmax + crossentropy gradient
     grads = plan.backward(dout, caches)
     self.optimizer.apply_gradients(weights, grads)
+
+With regularizers (``kernel_regularizer=l2(...)``), their penalties join the loss and their
+gradients the weights' gradients just before the update: after the sum over MPI ranks, so that
+each counts once (:func:`minicnn.regularizers.add_penalties`).
 """
 import contextlib
 import threading
@@ -15,6 +19,7 @@ import numpy as np
 
 from minicnn import distributed
 from minicnn import losses as losses_mod, metrics as metrics_mod, optimizers
+from minicnn.regularizers import add_penalties
 from minicnn.cpu.workspace import release
 from minicnn.fit_loop import FitLoop
 
@@ -86,6 +91,7 @@ class Trainer(FitLoop):
             grads = plan.backward(dout * dout.dtype.type(share) if share != 1 else dout, caches)
             if distributed.size() > 1:
                 grads = distributed.sum_gradients(grads, self._gradient_buffer)
+            loss = loss + add_penalties(plan.regularized, weights, grads) if plan.regularized else loss  # once per rank
             self.optimizer.apply_gradients(weights, grads)
         return loss, counts
 
@@ -96,6 +102,7 @@ class Trainer(FitLoop):
         weights = self._weights_to_train(plan)
         with plan.running():
             grads = distributed.sum_gradients([w * 0 for w in weights], self._gradient_buffer)
+            add_penalties(plan.regularized, weights, grads)  # every rank makes the same update
             self.optimizer.apply_gradients(weights, grads)
         return 0.0, [0] * (len(self._metrics) + 1)
 

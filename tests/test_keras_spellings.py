@@ -198,7 +198,7 @@ def test_bad_keras1_arguments_are_clear():
     with pytest.raises(ValueError, match="data_format"):
         Conv2D(8, 3, dim_ordering="theano")
     with pytest.raises(TypeError, match="unexpected keyword"):
-        Dense(5, W_regularizer=None)
+        Dense(5, W_constraint=None)
 
 
 # -- training spellings ---------------------------------------------------------------------------

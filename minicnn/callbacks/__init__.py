@@ -13,15 +13,17 @@ Tutorials compile with ``metrics=['accuracy']`` and read ``history.history['acc'
 reverse: :func:`get_log` and :class:`MetricDict` answer either spelling (``val_`` too), and every
 monitoring callback looks its metric up through them.
 """
+from minicnn.callbacks.backup import BackupAndRestore
 from minicnn.callbacks.base import Callback
 from minicnn.callbacks.callback_list import CallbackList
 from minicnn.callbacks.checkpoint import ModelCheckpoint
+from minicnn.callbacks.lambda_callback import LambdaCallback
 from minicnn.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from minicnn.callbacks.loggers import CSVLogger, History
 from minicnn.callbacks.logs import MetricDict, get_log, metric_alias
 from minicnn.callbacks.monitor import metric_direction
 from minicnn.callbacks.stopping import EarlyStopping, TerminateOnNaN
 
-__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LearningRateScheduler",
-           "MetricDict", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN", "get_log", "metric_alias",
-           "metric_direction"]
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+           "LearningRateScheduler", "MetricDict", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN", "get_log",
+           "metric_alias", "metric_direction"]

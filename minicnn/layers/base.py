@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from minicnn import backend
+from minicnn import backend, regularizers
 
 _name_counts = {}
 
@@ -67,7 +67,10 @@ class Layer:
 
     Keyword arguments common to all layers (Keras's): ``name``, ``trainable``, ``dtype``
     (default float32), ``input_shape`` (per-sample shape, batch excluded), ``input_dim``
-    (shorthand for ``input_shape=(input_dim,)``), ``batch_input_shape``.
+    (shorthand for ``input_shape=(input_dim,)``), ``batch_input_shape``, and ``kernel_regularizer``
+    and ``bias_regularizer`` (Keras 1: ``W_regularizer``, ``b_regularizer``; see
+    :mod:`minicnn.regularizers`), kept in ``self.regularizers`` (weight name -> regularizer) and
+    checked at build against the layer's weights.
 
     Subclasses set ``self.params`` (name -> array, in Keras's weights order) in ``build``, list
     the trainable ones in ``self.trainable_names``, and define ``forward`` and ``backward``.
@@ -76,7 +79,8 @@ class Layer:
     """
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_input_shape=None, batch_size=None, **kwargs):
+                 batch_input_shape=None, batch_size=None, kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, W_regularizer=None, b_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}.")
@@ -104,6 +108,12 @@ class Layer:
         self.params = {}
         self.trainable_names = ()
         self.built = False
+        if activity_regularizer is not None:
+            raise ValueError(f"{self.name}: activity_regularizer is not supported; regularize the weights "
+                             "with kernel_regularizer/bias_regularizer.")
+        given = {"kernel": W_regularizer if W_regularizer is not None else kernel_regularizer,
+                 "bias": b_regularizer if b_regularizer is not None else bias_regularizer}
+        self.regularizers = {name: regularizers.get(r) for name, r in given.items() if r is not None}
 
     # -- shapes -------------------------------------------------------------------------------
 
@@ -117,6 +127,11 @@ class Layer:
         self.output_shape = self.compute_output_shape(input_shape)
         self.input_shape = input_shape
         self._create_params(input_shape)
+        for name in self.regularizers:
+            if name not in self.params:
+                raise ValueError(
+                    f"{self.name}: a {name}_regularizer was given, but {type(self).__name__} has no '{name}' "
+                    f"weight (its weights: {', '.join(self.params) or 'none'}). Leave {name}_regularizer out.")
         self.built = True
 
     def _create_params(self, input_shape):
@@ -207,6 +222,8 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
+        for name, reg in self.regularizers.items():
+            config[f"{name}_regularizer"] = regularizers.serialize(reg)
         return config
 
     @classmethod

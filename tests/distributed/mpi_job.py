@@ -11,6 +11,7 @@ import minicnn
 from minicnn import Sequential, distributed
 from minicnn.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from minicnn.optimizers import SGD, Adam
+from minicnn.regularizers import l1_l2, l2
 from minicnn.utils import set_random_seed
 
 
@@ -26,6 +27,8 @@ def main():
     p.add_argument("--dtype", default="float64")
     p.add_argument("--fail-on-rank", type=int, default=-1)
     p.add_argument("--callbacks", action="store_true")
+    p.add_argument("--regularizers", action="store_true")
+    p.add_argument("--backup", help="a BackupAndRestore folder, kept after the run")
     args = p.parse_args()
     if distributed.rank() == args.fail_on_rank:  # the other ranks go on and wait for it in fit
         raise RuntimeError(f"rank {args.fail_on_rank} fails on purpose")
@@ -34,12 +37,13 @@ def main():
     x = rng.standard_normal((args.samples, 8, 8, 1)).astype(args.dtype)
     y = np.eye(3, dtype=args.dtype)[rng.integers(0, 3, args.samples)]
     kw = dict(dtype=args.dtype)
-    layers = [Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1), **kw), MaxPooling2D(**kw)]
+    penalties = dict(kernel_regularizer=l1_l2(0.01, 0.02), bias_regularizer=l2(0.05)) if args.regularizers else {}
+    layers = [Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1), **penalties, **kw), MaxPooling2D(**kw)]
     if args.batchnorm != "none":
         layers.append(BatchNormalization(momentum=0.5, synchronized=args.batchnorm == "synchronized", **kw))
     if args.dropout:
         layers.append(Dropout(0.3, **kw))
-    layers += [Flatten(**kw), Dense(6, activation="relu", **kw), Dense(3, activation="softmax", **kw)]
+    layers += [Flatten(**kw), Dense(6, activation="relu", **kw), Dense(3, activation="softmax", **penalties, **kw)]
     model = Sequential(layers)
     model.compile(optimizer=SGD(0.1, momentum=0.9) if args.optimizer == "sgd" else Adam(0.01),
                   loss="categorical_crossentropy", metrics=["accuracy"])
@@ -47,6 +51,8 @@ def main():
     if args.callbacks:
         callbacks = [minicnn.callbacks.CSVLogger(os.path.join(args.out, "log.csv")),
                      minicnn.callbacks.ModelCheckpoint(os.path.join(args.out, "ckpt.npz"), verbose=1)]
+    if args.backup:
+        callbacks.append(minicnn.callbacks.BackupAndRestore(args.backup, delete_checkpoint=False))
     history = model.fit(x, y, batch_size=args.batch, epochs=args.epochs, verbose=2, callbacks=callbacks,
                         validation_split=0.25)
     evaluated = model.evaluate(x, y, batch_size=5, verbose=0)

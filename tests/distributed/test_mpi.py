@@ -80,6 +80,26 @@ def test_three_ranks_with_uneven_batches(tmp_path):
     assert_same_run(job(tmp_path, "mpi", *args, n=3), job(tmp_path, "one", *args))
 
 
+@pytest.mark.parametrize("n, args", [(2, ()), (3, ("--samples", "50", "--batch", "6"))])
+def test_regularized_training_counts_each_penalty_once(tmp_path, n, args):
+    # The penalties' gradients join after the sum over the ranks, and each rank adds the penalty
+    # to its loss; with 3 ranks the last batch leaves two ranks only joining the step.
+    args = ("--regularizers", *args)
+    assert_same_run(job(tmp_path, "mpi", *args, n=n), job(tmp_path, "one", *args))
+
+
+def test_backup_and_restore_resumes_every_rank(tmp_path):
+    backup = tmp_path / "backup"
+    job(tmp_path, "first", "--optimizer", "adam", "--epochs", "1", "--backup", backup, n=2)
+    assert os.listdir(backup) == ["backup.npz"]  # written once, by rank 0
+    ranks, result, _ = job(tmp_path, "resumed", "--optimizer", "adam", "--backup", backup, n=2)
+    (alone,), result_alone, _ = job(tmp_path, "one", "--optimizer", "adam")
+    assert all(np.array_equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
+    for k in alone:
+        np.testing.assert_allclose(ranks[0][k], alone[k], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result["history"]["loss"], result_alone["history"]["loss"][1:], rtol=1e-12)
+
+
 def test_output_and_files_come_from_rank_zero_only(tmp_path):
     _, _, done = job(tmp_path, "mpi", "--callbacks", n=2)
     out = done.stdout

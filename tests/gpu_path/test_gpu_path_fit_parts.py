@@ -1,10 +1,12 @@
-"""The optimizers, clipping, losses and metrics of issue 17 on the CuPy path (the fake CuPy): the same
-steps as NumPy, on the device, with no host round trip inside a training step; an optimizer without
-a CUDA kernel runs its plain CuPy expressions, and AdamW runs Adam's kernel."""
+"""The optimizers, clipping, losses, metrics and regularizers of issue 17 on the CuPy path (the fake
+CuPy): the same steps as NumPy, on the device, with no host round trip inside a training step; an
+optimizer without a CUDA kernel runs its plain CuPy expressions, and AdamW runs Adam's kernel."""
 import numpy as np
 import pytest
 
 from minicnn import losses, metrics, optimizers
+from minicnn.layers import Conv2D, Dense, Flatten
+from minicnn.regularizers import l1, l1_l2, l2
 from minicnn.utils import set_random_seed
 
 from gpu_path_models import assert_same_optimizer_state, assert_same_weights, data, flat_model, tutorial, twins
@@ -73,4 +75,20 @@ def test_losses_and_metrics_match_numpy_on_the_device(fake_cupy, case):
         got, expected = gpu.train_on_batch(x, y), cpu.train_on_batch(x, y)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=f"step {step}: [loss, metrics...]")
     assert_same_weights(gpu, cpu)
+    _no_round_trip_in_a_step(fake_cupy, gpu, x, y)
+
+
+def test_regularized_training_and_evaluation_match_numpy_on_the_device(fake_cupy):
+    def layers():
+        return [Conv2D(4, 3, activation="relu", input_shape=(10, 10, 1), kernel_regularizer=l1_l2(0.01, 0.02),
+                       bias_regularizer=l2(0.05)),
+                Flatten(), Dense(10, activation="softmax", kernel_regularizer=l1(0.01))]
+    set_random_seed(0)
+    x, y = data()
+    cpu, gpu = twins(layers, lambda: optimizers.SGD(0.1, momentum=0.9))
+    for step in range(2):
+        np.testing.assert_allclose(gpu.train_on_batch(x, y), cpu.train_on_batch(x, y), rtol=1e-5,
+                                   err_msg=f"step {step}")
+    assert_same_weights(gpu, cpu)
+    np.testing.assert_allclose(gpu.evaluate(x, y, verbose=0), cpu.evaluate(x, y, verbose=0), rtol=1e-5)
     _no_round_trip_in_a_step(fake_cupy, gpu, x, y)
