@@ -16,11 +16,12 @@ class BackupAndRestore(Callback):
     in one file written atomically (a crash mid-write leaves the previous backup whole). When a
     later ``fit`` with this callback starts and a backup exists, it restores all of that and fit
     continues at the next epoch: the run then draws the same shuffles and dropout masks as one
-    never interrupted, and on the CPU ends with bit-identical weights (on the GPU, dropout masks
-    come from CuPy's generator, reseeded on restore, so a resumed run differs there; a generator or
-    Sequence given to fit keeps its own state). The returned History holds the epochs run after the
-    restart. When training ends (all epochs, or stopped by a callback such as EarlyStopping) the
-    backup is deleted, unless ``delete_checkpoint=False``; after an interruption it stays.
+    never interrupted, and on the CPU ends with bit-identical weights (dropout masks drawn by CuPy's
+    generator on the GPU, or by each rank's own generator under MPI, start afresh after a restore,
+    so with dropout a resumed run differs there; a generator or Sequence given to fit keeps its
+    own state). The returned History holds the epochs run after the restart. When training ends
+    (all epochs, or stopped by a callback such as EarlyStopping) the backup is deleted, unless
+    ``delete_checkpoint=False``; after an interruption it stays.
 
     The model must be built as before and compiled with the same optimizer class. Under MPI, rank 0
     writes the backup and every rank reads it: put ``backup_dir`` on a file system all ranks see.
