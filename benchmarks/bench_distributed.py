@@ -84,7 +84,10 @@ def measure(n, threads, global_batch, args):
           "--steps", str(args.steps), "--rounds", str(args.rounds), "--warmup", str(args.warmup),
           "--threads", str(threads)]
     cmd = me if n == 1 else [shutil.which("mpiexec") or "mpiexec", "-n", str(n), *me]
-    env = {**os.environ, "MINICNN_NUM_THREADS": str(threads)}
+    # BLAS gets the same thread count as minicnn's workers: a "1 thread" process must not run its
+    # products on the other core (under mpiexec minicnn sets this itself).
+    env = {**os.environ, "MINICNN_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
+           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
