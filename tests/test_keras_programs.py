@@ -31,7 +31,7 @@ def mlp(**compile_args):
 
 def test_module_paths_of_import_keras():
     for name in ("Sequential", "Input", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
-                 "utils", "datasets", "preprocessing", "backend", "activations"):
+                 "utils", "datasets", "preprocessing", "regularizers", "backend", "activations"):
         assert hasattr(keras, name), name
     assert keras.datasets.mnist.load_data and keras.preprocessing.image.ImageDataGenerator
     assert keras.backend.image_data_format() == "channels_last" and keras.backend.image_dim_ordering() == "tf"
