@@ -19,9 +19,9 @@ import numpy as np
 
 from minicnn import distributed
 from minicnn import losses as losses_mod, metrics as metrics_mod, optimizers
-from minicnn.regularizers import add_penalties
 from minicnn.cpu.workspace import release
 from minicnn.fit_loop import FitLoop
+from minicnn.regularizers import add_penalties
 
 
 class Trainer(FitLoop):
