@@ -20,8 +20,6 @@ def _array(x):
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """max(x, 0); with Keras's options, x above ``threshold`` clipped to ``max_value``, and
     ``negative_slope * (x - threshold)`` below it."""
-    if negative_slope == 0 and max_value is None and threshold == 0:
-        return ops.relu_forward(_array(x))
     return ops.relu_general_forward(_array(x), negative_slope, max_value, threshold)
 
 

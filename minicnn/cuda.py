@@ -127,13 +127,6 @@ def _input_hw(x_shape, dy):
     return H, W
 
 
-def _like(a, x, name):
-    """``a`` as a C-contiguous array of x's dtype and shape (no copy when it already is one)."""
-    if tuple(a.shape) != tuple(x.shape):
-        raise ValueError(f"{name} must have the shape {tuple(x.shape)}, got {tuple(a.shape)}.")
-    return _cupy().ascontiguousarray(a, dtype=x.dtype)
-
-
 def _in_place(w, *arrays):
     """Check that arrays written in place (and their operands) share one contiguous shape and dtype."""
     _real(w.dtype)
@@ -141,13 +134,6 @@ def _in_place(w, *arrays):
         if a.dtype != w.dtype or tuple(a.shape) != tuple(w.shape) or not a.flags.c_contiguous:
             raise ValueError("Arrays updated in place must be C-contiguous with one dtype and shape; got "
                              f"{a.dtype} {tuple(a.shape)} beside {w.dtype} {tuple(w.shape)}.")
-
-
-def _out(out, x):
-    if out is None:
-        return _cupy().empty_like(x)
-    _in_place(out, x)
-    return out
 
 
 def im2col(x, KH, KW, sh, sw, pt, pl, OH, OW):

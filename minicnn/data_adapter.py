@@ -38,6 +38,8 @@ class ArrayBatches:
     """Batches of arrays; ``steps`` (steps_per_epoch) may cut an epoch short. ``local``: the arrays
     are this rank's share already (validation), not to be split again."""
 
+    class_weight = None  # folded into ``weight`` already
+
     def __init__(self, x, y, weight, batch_size, shuffle, steps=None, local=False):
         self.x, self.y, self.weight, self.batch_size, self.shuffle = x, y, weight, batch_size, shuffle
         self.local = local
@@ -49,18 +51,18 @@ class ArrayBatches:
         order = mrandom.generator().permutation(N) if self.shuffle else None
         for step in range(self.steps):
             lo, hi = step * B, min(N, (step + 1) * B)
-            # Sorted indexes gather rows in memory order: the same batch, a faster copy.
-            idx = np.sort(order[lo:hi]) if self.shuffle else np.arange(lo, hi)
-            if not self.local:
-                idx = distributed.local_part(idx)
+            # This rank's part of the global batch (all of it when local); unshuffled, a slice (a view,
+            # no copy); shuffled, sorted indexes, which gather rows in memory order.
+            first, n = (0, hi - lo) if self.local else distributed.shard(hi - lo)
+            idx = np.sort(order[lo:hi])[first:first + n] if self.shuffle else slice(lo + first, lo + first + n)
             yield Batch(self.x[idx], None if self.y is None else self.y[idx],
-                        None if self.weight is None else self.weight[idx], len(idx) / (hi - lo), len(idx), True)
+                        None if self.weight is None else self.weight[idx], n / (hi - lo), n, True)
 
 
 class SourceBatches:
     """Batches read from a generator, an iterator or a Sequence, on a worker thread."""
 
-    def __init__(self, source, steps, what="steps_per_epoch"):
+    def __init__(self, source, steps, what="steps_per_epoch", class_weight=None):
         if isinstance(source, Sequence) or not hasattr(source, "__next__"):
             steps = len(source) if steps is None else steps
         elif steps is None:
@@ -68,11 +70,13 @@ class SourceBatches:
                              "of batches to draw per epoch (e.g. len(x_train) // batch_size).")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"{what} must be a positive integer, got {steps!r}.")
-        self.source, self.steps = source, int(steps)
+        self.source, self.steps, self.class_weight = source, int(steps), class_weight
 
     def epoch(self):
-        source, seq = self.source, self.source
-        if not hasattr(source, "__next__"):  # a Sequence: batch i, wrapping round past its end
+        seq = source = self.source
+        if hasattr(seq, "on_epoch_begin"):  # PyDataset's hook
+            seq.on_epoch_begin()
+        if not hasattr(seq, "__next__"):  # a Sequence: batch i, wrapping round past its end
             source = (seq[i % len(seq)] for i in range(self.steps))
         with Prefetcher(source, steps=self.steps) as batches:
             for item in batches:

@@ -164,13 +164,8 @@ def total(value):
     return allreduce(value, op="sum")
 
 
-def local_part(indexes):
-    """This rank's part of a global batch's sample indexes: the batch split as evenly as possible."""
-    return indexes if size() == 1 else np.array_split(indexes, size())[rank()]
-
-
 def shard(n):
-    """``(first, count)``: this rank's contiguous share of n samples (for evaluation)."""
+    """``(first, count)``: this rank's contiguous share of n samples, as even as the ranks allow."""
     if size() == 1:
         return 0, n
     bounds = [n * r // size() for r in range(size() + 1)]

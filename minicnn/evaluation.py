@@ -23,8 +23,8 @@ class Evaluator:
         self._plans = {}
 
     def _plan(self):
-        """The steps this model runs (minicnn.plan), made once per layers, backend, loss and path."""
-        key = (backend.fast_path() and self._array_module() is np, id(self.loss))
+        """The steps this model runs (minicnn.plan), keyed by what make_plan reads from beyond the layers."""
+        key = (backend.fast_path() and self._array_module() is np, getattr(self.loss, "fused_softmax", False))
         if key not in self._plans:
             self._plans[key] = make_plan(self._layers, self.loss, key[0])
         return self._plans[key]
@@ -94,13 +94,12 @@ class Evaluator:
         for step, batch in enumerate(batches.epoch()):
             if not batch.size:
                 continue
-            x, y = (batch.x, batch.y) if batch.checked else self._check_xy(batch.x, batch.y)
-            xb, yb = self._to_batch(x), self._to_batch(y)
+            xb, yb, wb = self._batch_arrays(batch)
             out = self._forward(xb)
             if penalty is None:  # the model is built now; as Keras, every batch's loss includes the penalties
                 penalty = regularizers.penalty(self._layers)
-            loss, counts = self._batch_stats(yb, out, batch.weight)
-            loss_sum, seen = loss_sum + (loss + penalty) * len(x), seen + len(x)
+            loss, counts = self._batch_stats(yb, out, wb)
+            loss_sum, seen = loss_sum + (loss + penalty) * batch.size, seen + batch.size
             count_sums = [s + c for s, c in zip(count_sums, counts)]
             if bar is not None and bar.due() and step < batches.steps - 1:
                 bar.update(step + 1, sorted(self._logs(loss_sum, count_sums, seen).items()), finalize=False)
@@ -108,6 +107,15 @@ class Evaluator:
         if bar is not None:
             bar.update(batches.steps, sorted(logs.items()), finalize=True)
         return logs
+
+    def _batch_arrays(self, batch, class_weight=None):
+        """A Batch's x, y and weights on the model's backend and dtype; a generator's batch is checked
+        first, as fit and evaluate check arrays."""
+        x, y, weight = batch.x, batch.y, batch.weight
+        if not batch.checked:
+            x, y = self._check_xy(x, y)
+            weight = checks.sample_weights(weight, class_weight, y, x.shape[0])
+        return self._to_batch(x), self._to_batch(y), None if weight is None else self._to_batch(weight)
 
     def _batch_stats(self, yb, out, weight=None):
         """A batch's mean loss, weighted by sample (Keras: divided by the batch size), and its metric sums."""
@@ -144,12 +152,13 @@ class Evaluator:
         ``use_multiprocessing`` are accepted and ignored (one worker thread reads ahead)."""
         return self.evaluate(generator, steps=steps, verbose=verbose)
 
-    def _evaluation_adapter(self, x, y, sample_weight, batch_size, steps):
+    def _evaluation_adapter(self, x, y, sample_weight, batch_size, steps, names=("x", "y"), what="steps"):
+        """Batches to evaluate (or validate) on: a generator's, or this rank's share of arrays."""
         if data_adapter.is_source(x):
-            return data_adapter.SourceBatches(x, steps, "steps")
-        x, y = self._check_xy(x, y)
+            return data_adapter.SourceBatches(x, steps, what)
+        x, y = self._check_xy(x, y, names)
         weight = checks.sample_weights(sample_weight, None, y, x.shape[0])
-        first, n = distributed.shard(x.shape[0])
+        first, n = distributed.shard(x.shape[0])  # each rank evaluates a share; the sums are reduced
         sl = slice(first, first + n)
         return data_adapter.ArrayBatches(x[sl], y[sl], None if weight is None else weight[sl], batch_size,
                                          False, steps, local=True)

@@ -39,14 +39,13 @@ class FitLoop(Evaluator):
             RuntimeError: before compile. ValueError/TypeError: for invalid data or arguments.
         """
         self._require_compiled("fit")
-        if distributed.size() > 1 and not data_adapter.is_source(x) and (batch_size or 32) % distributed.size():
-            n = distributed.size()
-            raise ValueError(f"batch_size={batch_size or 32} is the global batch, split over {n} ranks: make it "
-                             f"a multiple of {n} (e.g. {n * max(1, (batch_size or 32) // n)}).")
+        batch_size, n = checks.check_batch_size(32 if batch_size is None else batch_size), distributed.size()
+        if n > 1 and not data_adapter.is_source(x) and batch_size % n:
+            raise ValueError(f"batch_size={batch_size} is the global batch, split over {n} ranks: make it "
+                             f"a multiple of {n} (e.g. {n * max(1, batch_size // n)}).")
         with self._training("fit"):
             epochs = nb_epoch if nb_epoch is not None else epochs
             epochs, initial_epoch = checks.check_epochs(epochs, initial_epoch)
-            batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
             train, val = self._fit_data(x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch,
                                         validation_split, validation_data, validation_steps,
                                         validation_batch_size or batch_size)
@@ -70,8 +69,7 @@ class FitLoop(Evaluator):
             if y is not None or sample_weight is not None or validation_split:
                 raise ValueError("With a generator or Sequence as x, its batches carry the targets and weights: "
                                  "leave y, sample_weight and validation_split out (use validation_data).")
-            train = data_adapter.SourceBatches(x, steps)
-            train.class_weight = class_weight  # applied to each batch as it comes
+            train = data_adapter.SourceBatches(x, steps, class_weight=class_weight)
         else:
             x, y = self._check_xy(x, y)
             _warn_if_unscaled(x)
@@ -81,25 +79,21 @@ class FitLoop(Evaluator):
                 x, y, weight, val = _split(x, y, weight, validation_split)
             train = data_adapter.ArrayBatches(x, y, weight, batch_size, shuffle, steps)
             if val is not None:
-                return train, self._validation_adapter(val, validation_steps, validation_batch_size, checked=True)
+                validation_data = val
         return train, self._validation_adapter(validation_data, validation_steps, validation_batch_size)
 
-    def _validation_adapter(self, data, steps, batch_size, checked=False):
+    def _validation_adapter(self, data, steps, batch_size):
         if data is None:
             return None
         if data_adapter.is_source(data):
-            return data_adapter.SourceBatches(data, steps, "validation_steps")
+            return self._evaluation_adapter(data, None, None, batch_size, steps, what="validation_steps")
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             got = f"a {type(data).__name__} of length {len(data)}" if isinstance(data, (tuple, list)) \
                 else type(data).__name__
             raise ValueError(f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
                              f"or a generator, got {got}.")
-        x, y = data[:2] if checked else self._check_xy(*data[:2], names=("x_val", "y_val"))
-        weight = data[2] if checked else checks.sample_weights(data[2] if len(data) == 3 else None, None, y, len(x))
-        first, n = distributed.shard(x.shape[0])  # each rank validates a share; the sums are reduced
-        sl = slice(first, first + n)
-        return data_adapter.ArrayBatches(x[sl], y[sl], None if weight is None else weight[sl], batch_size, False,
-                                         steps, local=True)
+        return self._evaluation_adapter(data[0], data[1], data[2] if len(data) == 3 else None, batch_size, steps,
+                                        names=("x_val", "y_val"))
 
     def _fit(self, train, val, epochs, initial_epoch, verbose, callbacks, validate_at):
         history = History()
@@ -140,7 +134,7 @@ class FitLoop(Evaluator):
         batch_logs_wanted = cbs.wants_batch_logs()
         for step, batch in enumerate(train.epoch()):
             cbs.on_train_batch_begin(step)
-            loss, counts = self._fit_step(batch, getattr(train, "class_weight", None))
+            loss, counts = self._fit_step(batch, train.class_weight)
             # Sums stay on the device; they come back to the host only when shown or asked for.
             loss_sum = loss_sum + loss * batch.size
             count_sums = [s + c for s, c in zip(count_sums, counts)]
@@ -167,12 +161,8 @@ class FitLoop(Evaluator):
         """One training step on a Batch from an adapter (a rank with no sample only joins in)."""
         if not batch.size:
             return self._join_step()
-        x, y, weight = batch.x, batch.y, batch.weight
-        if not batch.checked:  # a generator's batch: checked as fit checks arrays
-            x, y = self._check_xy(x, y)
-            weight = checks.sample_weights(weight, class_weight, y, x.shape[0])
-        return self._train_step(self._to_batch(x), self._to_batch(y), batch.share,
-                                None if weight is None else self._to_batch(weight))
+        xb, yb, wb = self._batch_arrays(batch, class_weight)
+        return self._train_step(xb, yb, batch.share, wb)
 
 
 def _split(x, y, weight, fraction):

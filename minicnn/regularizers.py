@@ -27,7 +27,7 @@ def _factor(value, name):
 
 class Regularizer:
     """Base class: ``regularizer(w)`` is the penalty (a scalar of w's dtype), ``gradient(w)`` its
-    gradient (w's shape and dtype). Subclasses define both, and ``get_config``."""
+    gradient (w's shape and dtype). Subclasses define both, and ``get_config`` when they take arguments."""
 
     def __call__(self, x):
         raise NotImplementedError(f"{type(self).__name__} must define __call__ (the penalty)")
@@ -36,7 +36,8 @@ class Regularizer:
         raise NotImplementedError(f"{type(self).__name__} must define gradient (the penalty's gradient)")
 
     def get_config(self):
-        raise NotImplementedError(f"{type(self).__name__} must define get_config")
+        """The constructor arguments (none for a regularizer without any)."""
+        return {}
 
     @classmethod
     def from_config(cls, config):

@@ -76,8 +76,7 @@ class Trainer(FitLoop):
         x, y = self._check_xy(x, y)
         with self._training("train_on_batch"):
             loss, counts = self._train_step(self._to_batch(x), self._to_batch(y), 1 / distributed.size())
-        logs = {"loss": float(loss), **{name: float(c) / float(counts[-1]) for (name, _), c in zip(self._metrics, counts)}}
-        return self._results(logs)
+        return self._results({"loss": float(loss), **{m: float(c) / float(counts[-1]) for (m, _), c in zip(self._metrics, counts)}})
 
     def _train_step(self, xb, yb, share=1.0, weight=None):
         """One step on a batch on the model's backend: (loss, metric sums), on the device; ``weight``:

@@ -27,7 +27,6 @@ def ranks(monkeypatch):
 
 def test_a_single_process_is_rank_zero_of_one():
     assert (distributed.size(), distributed.rank(), distributed.local_rank(), distributed.is_main()) == (1, 0, 0, True)
-    np.testing.assert_array_equal(distributed.local_part(np.arange(5)), np.arange(5))
     assert distributed.shard(7) == (0, 7)
     x = np.arange(3.0)
     assert distributed.broadcast(x) is x and np.array_equal(distributed.allreduce(x), x)
@@ -51,14 +50,11 @@ def test_launch_read_from_the_environment_and_the_opt_out(ranks, monkeypatch):
 @pytest.mark.parametrize("n", [2, 3, 4])
 @pytest.mark.parametrize("batch", [1, 5, 12, 13])
 def test_global_batches_and_evaluation_sets_are_shared_out_evenly(ranks, n, batch):
-    idx = np.arange(100, 100 + batch)
-    parts, shards = [], []
+    shards = []
     for r in range(n):
         ranks(r, n)
-        parts.append(distributed.local_part(idx))
         shards.append(distributed.shard(batch))
-    np.testing.assert_array_equal(np.concatenate(parts), idx)  # every sample once, in order
-    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    # contiguous shares covering every sample once, in order, sizes within one
     assert [first for first, _ in shards] == [sum(c for _, c in shards[:r]) for r in range(n)]
     assert sum(c for _, c in shards) == batch and max(c for _, c in shards) - min(c for _, c in shards) <= 1
 

@@ -60,10 +60,10 @@ class BackupAndRestore(Callback):
         self._epochs_done = epoch + 1
         state = {"epoch": epoch + 1, "learning_rate": self.model.optimizer.learning_rate,
                  "random_state": mrandom.get_state()}
-        arrays = saving.model_arrays(self.model, extra=state)
         if distributed.is_main():
             os.makedirs(self.backup_dir, exist_ok=True)
-        saving.atomic_write(self.path, lambda f: np.savez(f, **arrays))
+        # The arrays are gathered inside the write, which only rank 0 makes.
+        saving.atomic_write(self.path, lambda f: np.savez(f, **saving.model_arrays(self.model, extra=state)))
 
     def on_train_end(self, logs=None):
         finished = self._epochs_done >= self.params["epochs"] or self.model.stop_training

@@ -31,10 +31,3 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)  # the instance's function replaces the class's no-op
         # The loop computes a batch's logs only for callbacks that read them.
         self.uses_batch_logs = bool({"on_batch_end", "on_train_batch_end"} & set(given))
-
-    # Keras 2's batch functions take the logs positionally: (batch, logs).
-    def on_train_batch_begin(self, batch, logs=None):
-        self.on_batch_begin(batch, logs)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.on_batch_end(batch, logs)

@@ -12,7 +12,6 @@ import numpy as np
 from minicnn.cpu import conv, dense, dropout, normalization, pooling
 from minicnn.cpu.workspace import workspace
 from minicnn.layers import BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D
-from minicnn.ops import activations
 
 
 class FastStep:
@@ -37,11 +36,7 @@ class FastStep:
         return getattr(self.layer, "activation", None) == "relu"
 
     def activate(self, z):
-        """The layer's activation on its fresh linear output z (ReLU in place): y and the cache
-        part, y or z, whichever the activation's backward takes."""
-        act = self.layer.activation
-        y = activations.relu_forward(z, out=z) if act == "relu" else self.layer._act_forward(z)
-        return y, (z if self.layer._act_takes_input else y)
+        return self.layer.activate(z)
 
     def deactivate(self, dy, saved):
         return dy if self.activation_grad_given else self.layer._act_backward(dy, saved)

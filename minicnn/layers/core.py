@@ -28,13 +28,16 @@ class ActivationMixin:
 
     def forward(self, x, training=False):
         z, cache = self.linear_forward(x)
-        # z is this layer's own fresh output: ReLU may overwrite it.
-        y = activations.relu_forward(z, out=z) if self.activation == "relu" else self._act_forward(z)
-        return y, (cache, z if self._act_takes_input else y)
+        y, saved = self.activate(z)
+        return y, (cache, saved)
 
     def backward(self, dy, cache):
-        inner, saved = cache
-        return self.linear_backward(self._act_backward(dy, saved), inner)
+        return self.linear_backward(self._act_backward(dy, cache[1]), cache[0])
+
+    def activate(self, z):
+        """y = activation(z) (ReLU overwrites the fresh z), and y or z: what ``_act_backward`` takes."""
+        y = activations.relu_forward(z, out=z) if self.activation == "relu" else self._act_forward(z)
+        return y, (z if self._act_takes_input else y)
 
 
 class InputLayer(Layer):

@@ -35,6 +35,8 @@ def relu_backward(dy, y, out=None, mask=None):
 def relu_general_forward(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Keras's ReLU with its options: x above ``threshold`` (then clipped to [0, max_value] when
     ``max_value`` is given), ``negative_slope * (x - threshold)`` below it."""
+    if negative_slope == 0 and max_value is None and threshold == 0:  # the plain ReLU: one pass
+        return relu_forward(x)
     xp = get_array_module(x)
     y = xp.where(x > threshold, x, 0).astype(x.dtype, copy=False)
     if max_value is not None:
@@ -46,6 +48,8 @@ def relu_general_forward(x, negative_slope=0.0, max_value=None, threshold=0.0):
 
 def relu_general_backward(dy, x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Takes the input x: with a threshold, y alone does not say which side of it x was."""
+    if negative_slope == 0 and max_value is None and threshold == 0:
+        return relu_backward(dy, x)  # x > 0 exactly where y > 0
     passes = x > threshold
     if max_value is not None:
         passes &= (x > 0) & (x < max_value)
