@@ -189,15 +189,13 @@ class MeanSquaredError(MeanMetricWrapper):
         super().__init__(mean_squared_error, name)
 
 
-CLASSES = {cls.__name__: cls for cls in (CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy,
-                                         TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError,
-                                         MeanSquaredError)}
 # Names as compile takes them; the metric is logged under the name given, as in Keras 3.
 BY_NAME = {"categorical_accuracy": CategoricalAccuracy, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
            "binary_accuracy": BinaryAccuracy, "top_k_categorical_accuracy": TopKCategoricalAccuracy,
            "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
            "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
            "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError}
+CLASSES = {cls.__name__: cls for cls in BY_NAME.values()}  # for configs: {"class_name": ...}
 
 
 def _by_loss(loss_name):

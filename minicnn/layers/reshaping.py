@@ -97,8 +97,8 @@ class Reshape(Layer):
             f"{self.target_shape}: the target must hold exactly {size} values.")
 
     def forward(self, x, training=False):
-        # -1 resolved from the sample shape: NumPy cannot infer it for an empty batch.
-        return x.reshape(x.shape[0], *self.compute_output_shape(x.shape[1:])), x.shape
+        # -1 resolved at build: NumPy cannot infer it for an empty batch.
+        return x.reshape(x.shape[0], *self.output_shape), x.shape
 
     def backward(self, dy, shape):
         return dy.reshape(shape), {}

@@ -12,7 +12,7 @@ of a softmax layer directly: exactly the chain rule through softmax, rescale and
 one cheap expression, with no division by a tiny probability.
 """
 from minicnn.backend import get_array_module
-from minicnn.ops.activations import log_softmax, sigmoid_forward
+from minicnn.ops.activations import log_softmax, sigmoid_forward, softplus_forward
 
 EPSILON = 1e-7
 
@@ -113,8 +113,7 @@ def binary_crossentropy_from_logits(y_true, z):
     Returns:
         The loss and dL/dz = (sigmoid(z) - y_true) / z.size.
     """
-    xp = get_array_module(z)
-    loss = (xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))).mean()
+    loss = (softplus_forward(z) - z * y_true).mean()
     dz = sigmoid_forward(z) - y_true
     dz /= z.size
     return loss, dz.astype(z.dtype, copy=False)
