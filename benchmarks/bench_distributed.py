@@ -34,7 +34,7 @@ def child(args):
     x, y, _ = fashion_batches(args.global_batch * 4)
     model = minicnn_model()
     plan = model._plan()
-    weights = [w for step in plan.steps for layer in step.layers for w in layer.trainable_weights]
+    weights = plan.weights
     buffers, phases = {}, {"compute": [], "pack": [], "wait": [], "allreduce": [], "update": []}
 
     def batch(i):
@@ -44,9 +44,9 @@ def child(args):
         xb, yb = batch(i)
         with plan.running():
             t0 = time.perf_counter()
-            out, caches = plan.forward(xb, True)
-            _, dout = plan.loss(model.loss, yb, out)
-            grads = plan.backward(dout * np.float32(1 / n), caches)
+            outs, caches = plan.forward([xb], True)
+            _, _, douts = plan.loss([(model.loss, 1.0)], [yb], outs)
+            grads = plan.backward([douts[0] * np.float32(1 / n)], caches)
             t1 = time.perf_counter()
             flat = buffers.setdefault("flat", np.empty(sum(g.size for g in grads), np.float32))
             views, at = [], 0
@@ -69,7 +69,8 @@ def child(args):
         distributed.barrier()
         t = time.perf_counter()
         for i in range(args.steps):
-            model._train_step(*batch(i), 1 / n)
+            xb, yb = batch(i)
+            model._train_step([xb], [yb], 1 / n)
         distributed.barrier()
         rounds.append(args.steps * args.global_batch / (time.perf_counter() - t))
     if distributed.is_main():

@@ -101,7 +101,7 @@ def main():
     print(f"data: {source}\n")
     model = minicnn_model(batchnorm=args.batchnorm)
     for _ in range(2):
-        model._train_step(x, y)
+        model._train_step([x], [y])
     steps = model._plan().steps
     print("| step (layers) | forward ms | backward ms | GEMM fwd ms | GEMM bwd ms | GEMM share | layer GFLOP/s | BLAS GFLOP/s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -124,7 +124,7 @@ def main():
             print(f"| {name} | {fwd:.2f} | {bwd:.2f} | {gf:.2f} | {gb:.2f} | {share:.0%} | {rate:.1f} | {blas:.1f} |")
         else:
             print(f"| {name} | {fwd:.2f} | {bwd:.2f} | - | - | - | - | - |")
-    step = median_ms(lambda: model._train_step(x, y), args.repeat)
+    step = median_ms(lambda: model._train_step([x], [y]), args.repeat)
     print(f"\nsum of layers: forward {total_f:.1f} ms, backward {total_b:.1f} ms; "
           f"whole training step (with loss and optimizer): {step:.1f} ms at batch {args.batch}")
 

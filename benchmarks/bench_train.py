@@ -10,6 +10,7 @@ table gives the median round. Both run under the same malloc settings (``--mallo
 PyTorch is a benchmark-only peer (pip install torch==2.13.0).
 """
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -29,12 +30,15 @@ import minicnn
 def minicnn_runner(args, batch, x, y, train=True):
     model = minicnn_model(batchnorm=args.batchnorm)
     dtype = np.float32
+    # Since the functional API the step takes lists (one array per input and output); before, arrays.
+    graph_api = "xs" in inspect.signature(model._train_step).parameters
 
     def train_steps(n, offset):
         for i in range(n):
             lo = ((offset + i) * batch) % (len(x) - batch)
-            model._train_step(minicnn.backend.to_device(x[lo:lo + batch], dtype),
-                              minicnn.backend.to_device(y[lo:lo + batch], dtype))
+            xb = minicnn.backend.to_device(x[lo:lo + batch], dtype)
+            yb = minicnn.backend.to_device(y[lo:lo + batch], dtype)
+            model._train_step(*(([xb], [yb]) if graph_api else (xb, yb)))
         minicnn.backend.synchronize()
 
     def predict(n_samples):

@@ -13,13 +13,14 @@ from minicnn.backend import fast_path, get_backend, set_backend, set_fast_path
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Convolution2D, Dense,
                             Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LeakyReLU,
                             MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D)
-from minicnn.models import Sequential, load_model
+from minicnn.models import Model, Sequential, load_model, model_from_json
 
 __version__ = "0.1.0"
 
 # `import minicnn as keras` gives keras.datasets, keras.preprocessing, ... as `import keras` does;
 # these submodules are imported at first use, so that `import minicnn` stays fast.
-_LAZY = ("activations", "datasets", "distributed", "info", "initializers", "preprocessing", "regularizers")
+_LAZY = ("activations", "datasets", "distributed", "info", "initializers", "preprocessing", "regularizers",
+         "saving", "utils")
 
 
 def __getattr__(name):
@@ -28,6 +29,6 @@ def __getattr__(name):
         return importlib.import_module(f"minicnn.{name}")
     raise AttributeError(f"module 'minicnn' has no attribute {name!r}")
 
-__all__ = ["Sequential", "load_model", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
+__all__ = ["Model", "Sequential", "load_model", "model_from_json", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
            "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Reshape", "Softmax", "ReLU", "LeakyReLU"]

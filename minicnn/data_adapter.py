@@ -18,8 +18,8 @@ from minicnn.utils.prefetch import Prefetcher
 
 
 class Batch(NamedTuple):
-    x: object           # this rank's inputs (as given: converted by the model)
-    y: object           # targets, or None (predict)
+    x: object           # this rank's inputs: a list of arrays (a generator's batch: as it gave it)
+    y: object           # targets: a list (None where an output has none), or None (predict)
     weight: object      # per-sample weights (n,), or None
     share: float        # this rank's share of the global batch (its gradient's weight)
     size: int           # samples in this rank's part
@@ -35,19 +35,20 @@ def is_source(data):
 
 
 class ArrayBatches:
-    """Batches of arrays; ``steps`` (steps_per_epoch) may cut an epoch short. ``local``: the arrays
-    are this rank's share already (validation), not to be split again."""
+    """Batches of arrays: ``x`` and ``y`` are lists (an array per input and per output, None for an
+    output without targets); ``steps`` (steps_per_epoch) may cut an epoch short. ``local``: the
+    arrays are this rank's share already (validation), not to be split again."""
 
     class_weight = None  # folded into ``weight`` already
 
     def __init__(self, x, y, weight, batch_size, shuffle, steps=None, local=False):
         self.x, self.y, self.weight, self.batch_size, self.shuffle = x, y, weight, batch_size, shuffle
         self.local = local
-        batches = -(-x.shape[0] // batch_size)
+        batches = -(-x[0].shape[0] // batch_size)
         self.steps = batches if steps is None else min(steps, batches)
 
     def epoch(self):
-        N, B = self.x.shape[0], self.batch_size
+        N, B = self.x[0].shape[0], self.batch_size
         order = mrandom.generator().permutation(N) if self.shuffle else None
         for step in range(self.steps):
             lo, hi = step * B, min(N, (step + 1) * B)
@@ -55,7 +56,7 @@ class ArrayBatches:
             # no copy); shuffled, sorted indexes, which gather rows in memory order.
             first, n = (0, hi - lo) if self.local else distributed.shard(hi - lo)
             idx = np.sort(order[lo:hi])[first:first + n] if self.shuffle else slice(lo + first, lo + first + n)
-            yield Batch(self.x[idx], None if self.y is None else self.y[idx],
+            yield Batch([a[idx] for a in self.x], None if self.y is None else [None if a is None else a[idx] for a in self.y],
                         None if self.weight is None else self.weight[idx], n / (hi - lo), n, True)
 
 
@@ -81,9 +82,15 @@ class SourceBatches:
         with Prefetcher(source, steps=self.steps) as batches:
             for item in batches:
                 x, y, weight = unpack(item)
-                yield Batch(x, y, weight, 1 / distributed.size(), len(x), False)
+                yield Batch(x, y, weight, 1 / distributed.size(), _length(x), False)
         if hasattr(self.source, "on_epoch_end"):
             self.source.on_epoch_end()
+
+
+def _length(x):
+    """The number of samples of a generator's x: an array, a list or a dict of arrays."""
+    first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, (list, tuple)) else x
+    return len(first)
 
 
 def unpack(item):

@@ -154,6 +154,15 @@ def sample_weights(sample_weight, class_weight, y, n):
     """
     if sample_weight is None and class_weight is None:
         return None
+    if isinstance(y, list):  # the targets of each output
+        if class_weight is not None and len(y) > 1:
+            raise ValueError("class_weight is for a model with one output; with several, weigh the samples with "
+                             "sample_weight (one weight per sample, for every output).")
+        y = y[0]
+    if isinstance(sample_weight, (list, tuple, dict)) and not np.isscalar(sample_weight):
+        if isinstance(sample_weight, dict) or any(hasattr(a, "shape") for a in sample_weight):
+            raise ValueError("sample_weight must be one array of per-sample weights (n,), used for every output; "
+                             "weights per output (a list or dict of arrays) are not supported.")
     w = np.ones(n)
     if sample_weight is not None:
         sw = np.asarray(to_numpy(sample_weight), dtype=np.float64)

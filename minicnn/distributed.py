@@ -211,7 +211,7 @@ def average_moving_statistics(model):
     ranks (their local batches gave each rank its own), so all ranks keep the same model."""
     if size() == 1:
         return
-    for layer in model.layers:
+    for layer in model._leaf_layers():
         for stat in getattr(layer, "moving_statistics", lambda: [])():
             stat[...] = allreduce(stat, op="mean")
 

@@ -6,82 +6,143 @@ number of threads at once, each result the same as the call made alone.
 """
 import numpy as np
 
-from minicnn import backend, data_adapter, distributed, regularizers
+from minicnn import backend, data_adapter, distributed, graph, regularizers
 from minicnn import data_checks as checks
 from minicnn.plan import make_plan
 from minicnn.utils.progbar import Progbar
 
 
 class Evaluator:
-    """Evaluation and prediction for :class:`minicnn.models.Sequential` (see :mod:`minicnn.training`)."""
+    """Evaluation and prediction for :class:`minicnn.functional.Model` (see :mod:`minicnn.training`).
+
+    Inside, inputs, targets and outputs are lists, in the order of the model's inputs and outputs;
+    what users pass (one array, a list, a dict keyed by name) is turned into them at the boundary.
+    """
 
     def __init__(self):
         self.optimizer = self.loss = None
+        self._objectives = None
         self._metrics = []
         self.metrics_names = []
         self.compiled = False
         self._plans = {}
 
-    def _plan(self):
-        """The steps this model runs (minicnn.plan), keyed by what make_plan reads from beyond the layers."""
-        key = (backend.fast_path() and self._array_module() is np, getattr(self.loss, "fused_softmax", False))
+    def _plan(self, nested=False):
+        """The steps this model runs (minicnn.plan), keyed by what make_plan reads beyond the graph;
+        ``nested``: as a layer of another model (no loss, input gradients wanted)."""
+        losses = None if nested or self._objectives is None else self._objectives.losses
+        key = (backend.fast_path() and self._array_module() is np, nested,
+               None if losses is None else tuple(getattr(l, "fused_softmax", False) for l in losses))
         if key not in self._plans:
-            self._plans[key] = make_plan(self._layers, self.loss, key[0])
+            self._plans[key] = make_plan(self._model_graph(), losses, key[0], input_grads=nested)
         return self._plans[key]
 
-    def _forward(self, x, training=False):
+    def _forward(self, xs, training=False):
         plan = self._plan()
         with plan.running():
-            return plan.forward(x, training)[0]
+            return plan.forward(xs, training)[0]
 
     # -- data ---------------------------------------------------------------------------------
 
+    def _as_list(self, data, names, what, kind, optional=()):
+        """``data`` (one array, a list or a dict keyed by name) as a list in the order of ``names``;
+        a dict may leave out the ``optional`` names (None there).
+
+        Raises:
+            ValueError: for a dict with unknown or missing names, or a list of the wrong length.
+        """
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(names))
+            missing = [k for k in names if k not in data and k not in optional]
+            if unknown or missing:
+                raise ValueError(
+                    f"{what} is a dict with " + " and ".join(
+                        part for part in (f"unknown name(s) {unknown}" if unknown else "",
+                                          f"no entry for {missing}" if missing else "") if part) +
+                    f"; the model's {kind}s are {names}.")
+            return [data.get(k) for k in names]
+        if isinstance(data, (list, tuple)) and len(names) > 1:
+            if len(data) != len(names):
+                raise ValueError(f"{what} holds {len(data)} arrays, but the model has {len(names)} {kind}s {names}: "
+                                 f"pass one per {kind}, in that order, or a dict keyed by those names.")
+            return list(data)
+        if isinstance(data, (list, tuple)) and len(data) == 1 and hasattr(data[0], "shape"):
+            return [data[0]]
+        if len(names) > 1 and data is not None:
+            raise ValueError(f"The model has {len(names)} {kind}s {names}: pass {what} as a list of {len(names)} "
+                             f"arrays or a dict keyed by those names.")
+        return [data]
+
     def _check_x(self, x, what="x"):
-        x = checks.as_array(x, what)
-        checks.check_finite(x, what)
+        """The inputs as a list of checked arrays with one number of samples."""
+        xs = [checks.as_array(a, what if len(self._input_names()) == 1 else f"{what}['{name}']")
+              for a, name in zip(self._as_list(x, self._input_names(), what, "input"), self._input_names())]
+        for a, name in zip(xs, self._input_names()):
+            checks.check_finite(a, what)
         if not self.built:
-            self._ensure_built(x)
-        checks.check_sample_shape(x, self.input_shape_, what)
-        return x
+            self._ensure_built(xs[0])
+        for a, t, name in zip(xs, self._model_graph().inputs, self._input_names()):
+            checks.check_sample_shape(a, t.sample_shape, what if len(xs) == 1 else f"{what}['{name}']")
+            checks.check_same_length(xs[0], a, (what, f"{what}['{name}']"))
+        return xs
 
     def _check_xy(self, x, y, names=("x", "y")):
-        x = self._check_x(x, names[0])
-        y = checks.as_array(y, names[1])
-        checks.check_same_length(x, y, names)
-        checks.check_finite(y, names[1])
-        self.loss.check_targets(y, self._layers[-1].output_shape)
-        return x, y
+        xs = self._check_x(x, names[0])
+        outputs, losses = self._model_graph().outputs, self._objectives.losses
+        out_names = self.output_names
+        ys = self._as_list(y, out_names, names[1], "output", [n for n, l in zip(out_names, losses) if l is None])
+        for k, (a, t, loss) in enumerate(zip(ys, outputs, losses)):
+            if a is None and loss is None:
+                continue
+            what = names[1] if len(ys) == 1 else f"{names[1]}['{out_names[k]}']"
+            a = ys[k] = checks.as_array(a, what)
+            checks.check_same_length(xs[0], a, (names[0], what))
+            checks.check_finite(a, what)
+            if loss is not None:
+                loss.check_targets(a, t.sample_shape)
+        return xs, ys
+
+    def _input_names(self):
+        return [t.node.layer.name for t in self._model_graph().inputs] if self.built else ["input"]
 
     def _to_batch(self, a):
-        """A batch of data as floats on the weights' backend (whatever the global one)."""
+        """A batch of data as floats on the weights' backend (whatever the global one); a list, each."""
+        if isinstance(a, list):
+            return [None if b is None else self._to_batch(b) for b in a]
         b = a if a.dtype == self._dtype() else a.astype(self._dtype())
         xp = self._array_module()
         return backend.to_numpy(b) if xp is np else xp.asarray(b)
 
     def _array_module(self):
         """numpy or cupy: that of the weights (of the global backend for a model without any)."""
-        for layer in self._layers:
+        for layer in self._leaf_layers():
             for w in layer.params.values():
                 return backend.get_array_module(w)
         return backend.xp()
 
     def _dtype(self):
-        return self._layers[0].dtype
+        leaves = self._leaf_layers()
+        return leaves[0].dtype if leaves else np.dtype(backend.floatx())
 
     def _logs(self, loss_sum, count_sums, seen, across_ranks=False):
-        """Loss and metrics from their sums over ``seen`` samples (the metrics' weight sum last in
-        ``count_sums``); ``across_ranks``: the sums of all ranks (a collective call under MPI: every
-        rank makes it), so every rank gets the same logs."""
+        """Loss and metrics from their sums over ``seen`` samples (each output's loss first, then the
+        metrics, then the metrics' weight sum last in ``count_sums``); ``across_ranks``: the sums of
+        all ranks (a collective call under MPI: every rank makes it), so every rank gets the same logs."""
         if across_ranks:
             loss_sum, *count_sums, seen = distributed.sum_values(loss_sum, *count_sums, seen)
         logs = {"loss": float(loss_sum) / seen}
-        for (name, _), s in zip(self._metrics, count_sums):
+        n_losses = len(self._objectives.output_loss_names)
+        for (name, _), s in zip(self._objectives.output_loss_names, count_sums):
+            logs[name] = float(s) / seen
+        for m, s in zip(self._metrics, count_sums[n_losses:]):
+            name = m.log_name
             logs[name] = float(s) / float(count_sums[-1])
         return logs
 
     def _results(self, logs):
         """Keras's return value: the loss alone without metrics, else [loss, metric...]."""
-        return [logs["loss"], *(logs[name] for name, _ in self._metrics)] if self._metrics else logs["loss"]
+        names = self.metrics_names
+        return [logs[name] for name in names] if len(names) > 1 else logs["loss"]
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -89,16 +150,16 @@ class Evaluator:
         """Loss and metrics over an adapter's batches (minicnn.data_adapter); under MPI each rank has
         its share and the sums are added over the ranks, so every rank returns the same logs. The
         loss includes the weights' penalties (kernel_regularizer...), as Keras's does."""
-        loss_sum, count_sums, seen, step, penalty = 0.0, [0] * (len(self._metrics) + 1), 0, 0, None
+        loss_sum, count_sums, seen, step, penalty = 0.0, [0] * self._n_sums(), 0, 0, None
         bar = Progbar(batches.steps, verbose=verbose, stateful_metrics=self.metrics_names) if verbose else None
         for step, batch in enumerate(batches.epoch()):
             if not batch.size:
                 continue
             xb, yb, wb = self._batch_arrays(batch)
-            out = self._forward(xb)
+            outs = self._forward(xb)
             if penalty is None:  # the model is built now; as Keras, every batch's loss includes the penalties
-                penalty = regularizers.penalty(self._layers)
-            loss, counts = self._batch_stats(yb, out, wb)
+                penalty = regularizers.penalty(self._leaf_layers())
+            loss, counts = self._batch_stats(yb, outs, wb)
             loss_sum, seen = loss_sum + (loss + penalty) * batch.size, seen + batch.size
             count_sums = [s + c for s, c in zip(count_sums, counts)]
             if bar is not None and bar.due() and step < batches.steps - 1:
@@ -108,31 +169,41 @@ class Evaluator:
             bar.update(batches.steps, sorted(logs.items()), finalize=True)
         return logs
 
+    def _n_sums(self):
+        return len(self._objectives.output_loss_names) + len(self._metrics) + 1
+
     def _batch_arrays(self, batch, class_weight=None):
-        """A Batch's x, y and weights on the model's backend and dtype; a generator's batch is checked
-        first, as fit and evaluate check arrays."""
+        """A Batch's inputs, targets (lists) and weights on the model's backend and dtype; a
+        generator's batch is checked first, as fit and evaluate check arrays."""
         x, y, weight = batch.x, batch.y, batch.weight
         if not batch.checked:
             x, y = self._check_xy(x, y)
-            weight = checks.sample_weights(weight, class_weight, y, x.shape[0])
+            weight = checks.sample_weights(weight, class_weight, y, x[0].shape[0])
         return self._to_batch(x), self._to_batch(y), None if weight is None else self._to_batch(weight)
 
-    def _batch_stats(self, yb, out, weight=None):
-        """A batch's mean loss, weighted by sample (Keras: divided by the batch size), and its metric sums."""
-        target = self.loss.prepare_targets(yb, out.shape[-1], out.dtype)
-        loss = self.loss(target, out)[0] if weight is None else (self.loss.per_sample(target, out) * weight).mean()
-        return loss, self._metric_sums(yb, out, weight)
+    def _targets(self, ys, outs):
+        """The targets as each output's loss takes them (one-hot for sparse labels...)."""
+        return [y if loss is None else loss.prepare_targets(y, out.shape[-1], out.dtype)
+                for loss, y, out in zip(self._objectives.losses, ys, outs)]
 
-    def _metric_sums(self, yb, out, weight=None):
-        """Each metric summed over the batch (weighted by sample), then the sum of the weights."""
+    def _batch_stats(self, ys, outs, weight=None):
+        """A batch's loss (the weighted sum over the outputs; each weighted by sample, Keras: divided
+        by the batch size) and the sums of the outputs' losses and metrics."""
+        plan = self._plan()
+        losses = list(zip(self._objectives.losses, self._objectives.loss_weights))
+        total, values, _ = plan.loss(losses, self._targets(ys, outs), outs, weight)
+        return total, self._metric_sums(ys, outs, weight, values)
+
+    def _metric_sums(self, ys, outs, weight=None, loss_values=None):
+        """Each output's loss times the batch size (several outputs only), each metric summed over
+        the batch (weighted by sample), then the sum of the weights."""
+        n = outs[0].shape[0]
+        sums = [loss_values[k] * n for _, k in self._objectives.output_loss_names]
         if weight is None:
-            return [fn(yb, out) for _, fn in self._metrics] + [out.shape[0]]
-        return self._weighted_metric_sums(yb, out, weight)
-
-    def _weighted_metric_sums(self, yb, out, weight):
-        rows = range(out.shape[0])  # each sample's value (a weighted run's extra cost)
-        return [sum(weight[i] * fn(yb[i:i + 1], out[i:i + 1]) for i in rows) for _, fn in self._metrics] + \
-            [weight.sum()]
+            return sums + [m.fn(ys[m.output], outs[m.output]) for m in self._metrics] + [n]
+        rows = range(n)  # each sample's value (a weighted run's extra cost)
+        return sums + [sum(weight[i] * m.fn(ys[m.output][i:i + 1], outs[m.output][i:i + 1]) for i in rows)
+                       for m in self._metrics] + [weight.sum()]
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None,
                  return_dict=False, workers=1, use_multiprocessing=False, max_queue_size=10):
@@ -156,17 +227,18 @@ class Evaluator:
         """Batches to evaluate (or validate) on: a generator's, or this rank's share of arrays."""
         if data_adapter.is_source(x):
             return data_adapter.SourceBatches(x, steps, what)
-        x, y = self._check_xy(x, y, names)
-        weight = checks.sample_weights(sample_weight, None, y, x.shape[0])
-        first, n = distributed.shard(x.shape[0])  # each rank evaluates a share; the sums are reduced
+        xs, ys = self._check_xy(x, y, names)
+        weight = checks.sample_weights(sample_weight, None, ys, xs[0].shape[0])
+        first, n = distributed.shard(xs[0].shape[0])  # each rank evaluates a share; the sums are reduced
         sl = slice(first, first + n)
-        return data_adapter.ArrayBatches(x[sl], y[sl], None if weight is None else weight[sl], batch_size,
-                                         False, steps, local=True)
+        return data_adapter.ArrayBatches([a[sl] for a in xs], [None if a is None else a[sl] for a in ys],
+                                         None if weight is None else weight[sl], batch_size, False, steps, local=True)
 
     def test_on_batch(self, x, y, sample_weight=None):
         """Loss (and metrics) of one batch, without updating anything."""
         self._require_compiled("test_on_batch")
-        return self._results(self._evaluate_batches(self._evaluation_adapter(x, y, sample_weight, len(x), None)))
+        n = len(self._check_x(x)[0])
+        return self._results(self._evaluate_batches(self._evaluation_adapter(x, y, sample_weight, n, None)))
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -184,21 +256,30 @@ class Evaluator:
         batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
         if data_adapter.is_source(x):
             source = data_adapter.SourceBatches(x, steps, "steps")
-            return np.concatenate([self._predict_batch(self._check_x(b.x)) for b in source.epoch()])
-        x = self._check_x(x)
-        N = x.shape[0]
-        out = np.empty((N, *self._layers[-1].output_shape), dtype=self._dtype())
+            parts = [self._predict_batch(self._check_x(b.x)) for b in source.epoch()]
+            return self._output_structure([np.concatenate(p) for p in zip(*parts)])
+        xs = self._check_x(x)
+        N = xs[0].shape[0]
+        outs = [np.empty((N, *t.sample_shape), dtype=self._dtype()) for t in self._model_graph().outputs]
         steps = -(-N // batch_size)
         bar = Progbar(steps, verbose=verbose) if verbose else None
         for step in range(steps):
             lo, hi = step * batch_size, min(N, (step + 1) * batch_size)
-            out[lo:hi] = self._predict_batch(x[lo:hi])
+            for out, part in zip(outs, self._predict_batch([a[lo:hi] for a in xs])):
+                out[lo:hi] = part
             if bar is not None and (bar.due() or step == steps - 1):
                 bar.update(step + 1, finalize=step == steps - 1)
-        return out
+        return self._output_structure(outs)
 
-    def _predict_batch(self, x):
-        return backend.to_numpy(self._forward(self._to_batch(x)))
+    def _predict_batch(self, xs):
+        return [backend.to_numpy(out) for out in self._forward(self._to_batch(xs))]
+
+    def _output_structure(self, outs):
+        """The outputs as the model's outputs were given: one array, a list, or a dict."""
+        keys = self._output_keys if self.built else None
+        if keys is not None:
+            return dict(zip(keys, outs))
+        return outs[0] if len(outs) == 1 else outs
 
     def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                           verbose=0):
@@ -216,14 +297,19 @@ class Evaluator:
         return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def predict_on_batch(self, x):
-        """Outputs for one batch, as a NumPy array."""
-        return self.predict(x, batch_size=max(1, len(x)))
+        """Outputs for one batch, as a NumPy array (a list or dict of them for several outputs)."""
+        return self.predict(x, batch_size=max(1, len(self._check_x(x)[0])))
 
     def __call__(self, x, training=False):
-        """Forward pass on a batch on the current backend (no batching, no conversion).
+        """On arrays, a forward pass on a batch on the current backend (no batching, no conversion);
+        on symbolic tensors, the model as one layer of a new graph (Keras's functional API).
 
-        ``training=True`` runs the layers in training mode (dropout masks, batch statistics,
-        which also updates BatchNormalization's moving statistics), as Keras's ``model(x, training=True)``.
+        ``training=True`` runs the layers in training mode (dropout masks, batch statistics), as
+        Keras's ``model(x, training=True)``, but leaves BatchNormalization's moving statistics as
+        they are: those change in ``fit`` and ``train_on_batch`` only.
         """
-        self._ensure_built(x)
-        return self._forward(x, training=training)
+        if graph.is_symbolic(x):
+            return graph.call_symbolic(self, x)
+        xs = self._as_list(x, self._input_names(), "x", "input")
+        self._ensure_built(xs[0])
+        return self._output_structure(self._forward(xs, training=training))

@@ -72,8 +72,9 @@ class FitLoop(Evaluator):
             train = data_adapter.SourceBatches(x, steps, class_weight=class_weight)
         else:
             x, y = self._check_xy(x, y)
-            _warn_if_unscaled(x)
-            weight = checks.sample_weights(sample_weight, class_weight, y, x.shape[0])
+            for a in x:
+                _warn_if_unscaled(a)
+            weight = checks.sample_weights(sample_weight, class_weight, y, x[0].shape[0])
             val, validation_split = None, checks.check_validation_split(validation_split)
             if validation_split and validation_data is None:
                 x, y, weight, val = _split(x, y, weight, validation_split)
@@ -130,7 +131,7 @@ class FitLoop(Evaluator):
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         bar = Progbar(train.steps, verbose=verbose, stateful_metrics=self.metrics_names)
-        loss_sum, count_sums, seen, step = 0.0, [0] * (len(self._metrics) + 1), 0, 0
+        loss_sum, count_sums, seen, step = 0.0, [0] * self._n_sums(), 0, 0
         batch_logs_wanted = cbs.wants_batch_logs()
         for step, batch in enumerate(train.epoch()):
             cbs.on_train_batch_begin(step)
@@ -166,12 +167,18 @@ class FitLoop(Evaluator):
 
 
 def _split(x, y, weight, fraction):
-    split_at = int(np.floor(x.shape[0] * (1 - fraction)))  # Keras 3 floors it
-    if split_at in (0, x.shape[0]):
+    """The last ``fraction`` of the samples of the lists ``x`` and ``y`` held out, as Keras does."""
+    n = x[0].shape[0]
+    split_at = int(np.floor(n * (1 - fraction)))  # Keras 3 floors it
+    if split_at in (0, n):
         raise ValueError(f"validation_split={fraction} leaves no training or no validation samples out of "
-                         f"{x.shape[0]}; use more data or another fraction.")
-    w = (None, None) if weight is None else (weight[:split_at], weight[split_at:])
-    return x[:split_at], y[:split_at], w[0], (x[split_at:], y[split_at:], w[1])
+                         f"{n}; use more data or another fraction.")
+
+    def part(arrays, sl):
+        return [None if a is None else a[sl] for a in arrays]
+    head, tail = slice(None, split_at), slice(split_at, None)
+    w = (None, None) if weight is None else (weight[head], weight[tail])
+    return part(x, head), part(y, head), w[0], (part(x, tail), part(y, tail), w[1])
 
 
 def _validation_epochs(freq, epochs):

@@ -1,16 +1,20 @@
-"""Sequential: a model's structure — its layers, build, summary, weights and configuration.
+"""Sequential: the one-path case of a graph model (:class:`minicnn.functional.Model`).
 
-Training, evaluation and prediction come from :class:`minicnn.training.Trainer`, as Keras keeps
-``models/sequential.py`` apart from its trainer.
+A Sequential keeps its list of layers; once its input shape is known it is a graph like any
+other, ``Input -> layer -> layer -> ...``, made by calling each layer on the previous output, so
+training, prediction, saving and ``layer.output`` work on it exactly as on a functional model.
 """
-from minicnn import backend, saving
+from minicnn import saving
 from minicnn import data_checks as checks
-from minicnn.layers.base import Layer, unique_name
+from minicnn.functional import Model
+from minicnn.graph import KerasTensor
+from minicnn.layers.base import Layer
 from minicnn.layers.core import InputLayer
-from minicnn.training import Trainer
+
+__all__ = ["Model", "Sequential", "load_model", "model_from_json"]
 
 
-class Sequential(Trainer):
+class Sequential(Model):
     """A linear stack of layers.
 
     Args:
@@ -18,18 +22,25 @@ class Sequential(Trainer):
         name: the model's name (default ``sequential``, ``sequential_1``, ...).
     """
 
-    def __init__(self, layers=None, name=None):
-        super().__init__()
-        self.name = name or unique_name("sequential")
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name)
         self._layers = []
         self.input_shape_ = None
+        self._input_layer = None
         for layer in layers or []:
             self.add(layer)
+        if not trainable:
+            self.trainable = False
+
+    @staticmethod
+    def _default_name():
+        return "sequential"
 
     # -- building -----------------------------------------------------------------------------
 
     @property
     def layers(self):
+        """The layers, without the input (as Keras's Sequential lists them)."""
         return list(self._layers)
 
     def add(self, layer):
@@ -42,6 +53,8 @@ class Sequential(Trainer):
             TypeError: if ``layer`` is not a minicnn layer.
             ValueError: if the layer cannot take the previous layer's output.
         """
+        if isinstance(layer, KerasTensor) and layer.node.is_input:  # Sequential([keras.Input(...), ...])
+            layer = layer.node.layer
         if isinstance(layer, Sequential):
             if layer.input_shape_ is not None and not self._layers and self.input_shape_ is None:
                 self.input_shape_ = layer.input_shape_
@@ -51,7 +64,7 @@ class Sequential(Trainer):
         self._add_layer(layer)
 
     def _add_layer(self, layer, declared=True):
-        if not isinstance(layer, Layer):
+        if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"Sequential.add expects a minicnn layer, got {layer!r} ({type(layer).__name__}).")
         if isinstance(layer, InputLayer):
             if self._layers:
@@ -59,24 +72,24 @@ class Sequential(Trainer):
             self.input_shape_ = layer.declared_input_shape
             return
         previous_input_shape = self.input_shape_
-        if declared and layer.declared_input_shape is not None:
+        if declared and getattr(layer, "declared_input_shape", None) is not None:
             if self._layers:
                 raise ValueError(
                     f"{layer.name}: input_shape can only be given to the first layer; this layer takes "
                     f"the output of {self._layers[-1].name}.")
             self.input_shape_ = layer.declared_input_shape
         self._layers.append(layer)
-        self._plans.clear()
+        self._forget_graph()
         if self.input_shape_ is not None:
-            shape = self.input_shape_ if len(self._layers) == 1 else self._layers[-2].output_shape
             try:
-                checks.check_image_layout(self._layers, self.input_shape_)
-                if not layer.built or layer.input_shape != tuple(shape):  # a shared layer keeps its weights
-                    layer.build(shape)
+                self.build()
             except Exception:
                 # A layer that does not fit is not kept, so the model stays usable after the error.
                 self._layers.pop()
                 self.input_shape_ = previous_input_shape
+                self._forget_graph()
+                if self._layers and self.input_shape_ is not None:
+                    self.build()
                 raise
 
     def pop(self):
@@ -87,25 +100,11 @@ class Sequential(Trainer):
         """
         if not self._layers:
             raise TypeError("There are no layers in the model to pop.")
-        self._plans.clear()
-        return self._layers.pop()
-
-    def get_layer(self, name=None, index=None):
-        """The layer called ``name``, or at position ``index``.
-
-        Raises:
-            ValueError: for an unknown name, an index out of range, or neither or both given.
-        """
-        if (name is None) == (index is None):
-            raise ValueError("get_layer needs a name or an index (one of them), e.g. model.get_layer('dense').")
-        if index is not None:
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(f"get_layer: index {index} is out of range for a model of {len(self._layers)} layers.")
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"No such layer: {name!r}. The model's layers are {[l.name for l in self._layers]}.")
+        self._forget_graph()
+        layer = self._layers.pop()
+        if self._layers and self.input_shape_ is not None:
+            self.build()
+        return layer
 
     def build(self, input_shape=None):
         """Build every layer for a per-sample ``input_shape`` (a leading None batch axis is accepted).
@@ -126,16 +125,34 @@ class Sequential(Trainer):
         if not self._layers:
             raise ValueError("The model has no layers; add some with model.add(...).")
         checks.check_image_layout(self._layers, self.input_shape_)
+        self._forget_graph()
+        if self._input_layer is None or self._input_layer.declared_input_shape != self.input_shape_:
+            self._input_layer = InputLayer(shape=self.input_shape_, dtype=self._layers[0].dtype,
+                                           name=f"{self.name}_input")
+        x = self._input_layer.output
+        try:
+            for layer in self._layers:
+                if isinstance(layer, Layer) and layer.built and layer.input_shape != x.sample_shape:
+                    layer.build(x.sample_shape)  # a layer moved to another input shape (model.build)
+                x = layer(x)
+        except Exception:
+            self._forget_graph()
+            raise
+        self._set_graph(self._input_layer.output, x)
+
+    def _forget_graph(self):
+        """Drop the graph (the layers changed): its nodes leave the layers, so ``layer.output`` never
+        names a graph the model no longer has."""
+        if self._graph is not None:
+            for node in self._graph.nodes:
+                if node in node.layer._inbound_nodes:
+                    node.layer._inbound_nodes.remove(node)
+        self._graph = None
         self._plans.clear()
-        shape = self.input_shape_
-        for layer in self._layers:
-            if not layer.built or layer.input_shape != shape:
-                layer.build(shape)
-            shape = layer.output_shape
 
     @property
     def built(self):
-        return bool(self._layers) and all(layer.built for layer in self._layers)
+        return self._graph is not None
 
     def _ensure_built(self, x=None):
         if not self.built:
@@ -156,78 +173,53 @@ class Sequential(Trainer):
     @property
     def output_shape(self):
         self._ensure_built()
-        return (None, *self._layers[-1].output_shape)
-
-    def count_params(self):
-        return sum(layer.count_params() for layer in self._layers)
-
-    def summary(self, print_fn=None, line_length=None, show_memory=False, batch_size=32):
-        """Print Keras's summary table; ``show_memory`` adds a batch's activation memory."""
-        from minicnn.utils.summary import format_summary
-        self._ensure_built()
-        text = format_summary(self, line_length=line_length, show_memory=show_memory, batch_size=batch_size)
-        (print_fn or print)(text)
-
-    # -- weights ------------------------------------------------------------------------------
+        return self._graph.outputs[0].shape
 
     @property
-    def weights(self):
-        return [w for layer in self._layers for w in layer.weights]
+    def output_names(self):
+        return super().output_names if self.built else [self._layers[-1].name] if self._layers else ["output"]
 
-    @property
-    def trainable_weights(self):
-        return [w for layer in self._layers for w in layer.trainable_weights]
+    def _leaf_layers(self):
+        if self._graph is not None:
+            return super()._leaf_layers()
+        return [leaf for layer in self._layers for leaf in layer._leaf_layers()]
 
-    def get_weights(self):
-        """Every layer's weights as NumPy arrays, in Keras's order."""
-        return [w for layer in self._layers for w in layer.get_weights()]
-
-    def set_weights(self, weights):
-        """Set all weights from a flat list in :meth:`get_weights` order.
-
-        Raises:
-            ValueError: on a wrong count or shape.
-        """
-        self._ensure_built()
-        weights = list(weights)
-        expected = sum(len(layer.params) for layer in self._layers)
-        if len(weights) != expected:
-            raise ValueError(f"set_weights expected {expected} arrays for model '{self.name}', got {len(weights)}.")
-        i = 0
-        for layer in self._layers:
-            n = len(layer.params)
-            layer.set_weights(weights[i:i + n])
-            i += n
-
-    def to(self, backend_name):
-        """Move the model (parameters and optimizer state) to ``"numpy"`` or ``"cupy"``; returns self."""
-        backend.set_backend(backend_name)
-        self._plans.clear()
-        for layer in self._layers:
-            layer.to_backend()
-        if self.optimizer is not None:
-            self.optimizer.set_state([backend.to_numpy(a) for a in self.optimizer.get_state()])
-        return self
-
-    # -- configuration and saving -------------------------------------------------------------
+    # -- configuration ------------------------------------------------------------------------
 
     def get_config(self):
+        from minicnn.serialization import serialize_layer
         return {"name": self.name, "input_shape": list(self.input_shape_) if self.input_shape_ else None,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers]}
-
-    def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save architecture, weights and optimizer state to one ``.npz`` file (no pickle), atomically."""
-        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
-
-    def save_weights(self, filepath, overwrite=True):
-        """Save the weights alone to an ``.npz`` file, atomically."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath):
-        """Load weights saved by :meth:`save_weights` (or :meth:`save`) into this model."""
-        saving.load_weights(self, filepath)
+                "layers": [serialize_layer(l) for l in self._layers]}
 
 
-def load_model(filepath, compile=True):
-    """Load a model saved by :meth:`Sequential.save`."""
-    return saving.load_model(filepath, Sequential, compile=compile)
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The Sequential model :meth:`get_config` describes (its layers made from their configs)."""
+        from minicnn.serialization import deserialize_layer
+        model = cls([deserialize_layer(e, custom_objects) for e in config["layers"]], name=config.get("name"))
+        if config.get("input_shape") and not model.built:
+            model.build(config["input_shape"])
+        return model
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """Load a model saved by ``model.save`` (a Sequential or a functional Model); layers of your own
+    come from ``custom_objects`` ({class name: class}) or :func:`minicnn.saving.register_keras_serializable`."""
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A model (new weights) from the architecture ``model.to_json()`` wrote.
+
+    Raises:
+        ValueError: for text that is not a minicnn model's JSON, or an unknown layer class.
+    """
+    import json
+    from minicnn.serialization import deserialize_layer
+    try:
+        entry = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"model_from_json: the text is not valid JSON ({e}).") from None
+    if not isinstance(entry, dict) or entry.get("class_name") not in ("Sequential", "Functional", "Model"):
+        raise ValueError("model_from_json: the JSON does not describe a model (expected the output of model.to_json()).")
+    return deserialize_layer(entry, custom_objects)

@@ -1,22 +1,29 @@
-"""The planner: a model's layers turned, once, into the steps that actually run.
+"""The planner: a model's graph turned, once, into the steps that actually run.
 
 A step has a ``forward(x, training) -> (y, cache)`` and a ``backward(dy, cache) -> (dx, grads)``,
-like a layer, and covers one layer or several. The plain plan is one :class:`LayerStep` per
-layer: each layer's own forward and backward, the ops of :mod:`minicnn.ops` (the GPU's path too).
-On the CPU's fast path (``minicnn.set_fast_path``) the planner picks the tuned steps of
-:mod:`minicnn.cpu.steps` and decides, here and nowhere else, what they fuse:
+like a layer, and covers one node of the graph or several. The plan runs the steps in order over
+a list of values, one slot per tensor of the graph: each step reads its input slots and writes its
+output slot; backward walks the steps in reverse and sums the gradients that reach one slot from
+several consumers (a residual connection), and those of a shared layer's weights over its calls.
 
-- a Conv2D with ReLU (or none) and the "valid" MaxPooling2D after it become one step: the pool
-  runs on each chunk of the convolution's output while it is in cache;
+The plain plan is one :class:`LayerStep` per node: each layer's own forward and backward, the ops
+of :mod:`minicnn.ops` (the GPU's path too). On the CPU's fast path (``minicnn.set_fast_path``) the
+planner picks the tuned steps of :mod:`minicnn.cpu.steps` and decides, here and nowhere else, what
+they fuse, only where the graph makes it safe:
+
+- a Conv2D with ReLU (or none) and the "valid" MaxPooling2D that is the only reader of its output
+  become one step: the pool runs on each chunk of the convolution's output while it is in cache;
 - a step that can apply the ReLU derivative of the step before it more cheaply than that step
   (a convolution on each chunk of its input gradient, a max pool on its pooled gradient) does
-  so, and the step before skips it;
-- the first step computes no input gradient.
+  so, when every reader of that output can, and the step before skips it;
+- a step that reads only the model's inputs computes no input gradient.
 
 On both paths a final softmax trained with a crossentropy is fused with the loss: the gradient
-at the logits is (p - y) / N, exact and cheap, so the last step skips the softmax's backward.
+at the logits is (p - y) / N, exact and cheap, so the last step skips the softmax's backward
+(when nothing else reads the softmax's output).
 """
 import contextlib
+from typing import NamedTuple
 
 from minicnn.cpu import steps as fast
 from minicnn.cpu.threads import cpu_threads
@@ -29,63 +36,129 @@ class LayerStep:
 
     absorbs_input_relu = False
 
-    def __init__(self, layer):
+    def __init__(self, layer, activation_grad_given=False):
         self.layers = (layer,)
-        self.activation_grad_given = False
+        self.activation_grad_given = activation_grad_given
 
-    @property
-    def ends_in_relu(self):
-        return getattr(self.layers[0], "activation", None) == "relu" and hasattr(self.layers[0], "linear_backward")
+    @staticmethod
+    def ends_in(layer, activation):
+        """Whether ``layer``'s output is ``activation`` of a linear part it can skip in backward."""
+        return layer.has_linear_part and layer.activation == activation
 
     def forward(self, x, training):
         return self.layers[0].forward(x, training=training)
 
     def backward(self, dy, cache):
         layer = self.layers[0]
-        dx, grads = layer.linear_backward(dy, cache[0]) if self.activation_grad_given else layer.backward(dy, cache)
+        dx, grads = layer.backward_linear(dy, cache) if self.activation_grad_given else layer.backward(dy, cache)
         return dx, layer.trainable_gradients(grads)
+
+    def update_state(self, cache):
+        self.layers[0].update_state(cache)
+
+
+class Call(NamedTuple):
+    """A step of the plan and where it reads and writes: slots of the plan's list of values."""
+    step: object
+    ins: tuple          # the slots it reads
+    outs: tuple         # the slots it writes (several only for a nested model with several outputs)
+    list_input: bool    # the layer takes a list (a merge layer), not one array
+    weights: tuple      # the positions in Plan.weights of its trainable weights, in its grads' order
+    frees: tuple        # slots no later step reads: dropped after this step when not training
 
 
 class Plan:
-    """The steps of a model and how its loss is taken.
+    """The steps of a model's graph and how its losses are taken.
 
     Attributes:
-        steps: the steps in order; together they cover every layer once, in order.
+        calls: the steps in order (:class:`Call`); together they cover every node once.
+        weights: the trainable weights, each once (a shared layer's too), as the optimizer takes them.
         fast: whether the steps are the CPU's tuned ones (they then run under cpu_threads).
-        softmax_loss: whether the last step's softmax is fused with a crossentropy loss.
-        regularized: the layers with regularizers (:mod:`minicnn.regularizers`), in order.
+        softmax_loss: per output, whether its last step's softmax is fused with a crossentropy loss.
+        regularized: the layers with regularizers (:mod:`minicnn.regularizers`).
     """
 
-    def __init__(self, steps, fast, softmax_loss):
-        self.steps, self.fast, self.softmax_loss = steps, fast, softmax_loss
-        self.regularized = [layer for step in steps for layer in step.layers if layer.regularizers]
+    def __init__(self, calls, n_slots, n_inputs, output_slots, weights, fast, softmax_loss, regularized):
+        self.calls, self.n_slots, self.n_inputs, self.output_slots = calls, n_slots, n_inputs, output_slots
+        self.weights, self.fast, self.softmax_loss, self.regularized = weights, fast, softmax_loss, regularized
+        self.stateful = [i for i, c in enumerate(calls) if any(l.stateful for l in c.step.layers)]
+
+    @property
+    def steps(self):
+        return [call.step for call in self.calls]
 
     def running(self):
         """The context a whole step runs in: the worker threads and BLAS settings when fast."""
         return cpu_threads() if self.fast else contextlib.nullcontext()
 
-    def forward(self, x, training):
-        """The output, and (when training) each step's cache for :meth:`backward`."""
+    def forward(self, xs, training):
+        """The outputs (a list) for the inputs ``xs`` (a list), and (when training) each step's cache."""
+        values = list(xs) + [None] * (self.n_slots - len(xs))
         caches = []
-        for step in self.steps:
-            x, cache = step.forward(x, training)
+        for call in self.calls:
+            x = [values[i] for i in call.ins] if call.list_input else values[call.ins[0]]
+            y, cache = call.step.forward(x, training)
+            if len(call.outs) == 1:
+                values[call.outs[0]] = y
+            else:
+                values[call.outs[0]:call.outs[-1] + 1] = y
             if training:
                 caches.append(cache)
-        return x, caches
+            else:
+                for i in call.frees:
+                    values[i] = None
+        return [values[i] for i in self.output_slots], caches
 
-    def loss(self, loss, target, out, weight=None):
-        """The batch loss and its gradient at the output (at the logits when softmax_loss)."""
-        value, dout = ((crossentropy_value(target, out), softmax_crossentropy_backward(target, out))
-                       if self.softmax_loss else loss(target, out))
-        return (value, dout) if weight is None else _weighted(loss, target, out, dout, weight)
+    def update_state(self, caches):
+        """Commit what the training forward left for the stateful layers (BatchNormalization's
+        moving statistics); the trainer calls it under its lock."""
+        for i in self.stateful:
+            self.calls[i].step.update_state(caches[i])
 
-    def backward(self, dout, caches):
-        """The gradients of the trainable weights, in the model's order."""
-        grads = []
-        for step, cache in zip(reversed(self.steps), reversed(caches)):
-            dout, step_grads = step.backward(dout, cache)
-            grads[:0] = step_grads
-        return grads
+    def loss(self, losses, targets, outs, weight=None):
+        """The total loss, each output's (weighted) loss, and the gradient at each output (at the
+        logits where softmax_loss); ``losses``: (Loss or None, loss weight) per output."""
+        total, values, douts = 0.0, [], []
+        for (loss, lw), fused, y, out in zip(losses, self.softmax_loss, targets, outs):
+            if loss is None:
+                values.append(None)
+                douts.append(None)
+                continue
+            value, dout = ((crossentropy_value(y, out), softmax_crossentropy_backward(y, out))
+                           if fused else loss(y, out))
+            if weight is not None:
+                value, dout = _weighted(loss, y, out, dout, weight)
+            if lw != 1:
+                value, dout = value * lw, dout * dout.dtype.type(lw)
+            total = total + value
+            values.append(value)
+            douts.append(dout)
+        return total, values, douts
+
+    def backward(self, douts, caches, input_grads=False):
+        """The gradients of :attr:`weights` (and, with ``input_grads``, those of the inputs).
+
+        Gradients are never changed in place here: a step may hand one array to several inputs."""
+        grads = [None] * self.n_slots
+        for i, d in zip(self.output_slots, douts):
+            grads[i] = _plus(grads[i], d)
+        wgrads = [None] * len(self.weights)
+        for call, cache in zip(reversed(self.calls), reversed(caches)):
+            dy = [grads[i] for i in call.outs]
+            if all(d is None for d in dy):
+                continue  # nothing this step made reaches a loss
+            dx, step_grads = call.step.backward(dy[0] if len(dy) == 1 else dy, cache)
+            for j, g in zip(call.weights, step_grads):
+                wgrads[j] = _plus(wgrads[j], g)
+            for i, d in zip(call.ins, dx if call.list_input else [dx]):
+                if i >= self.n_inputs or input_grads:
+                    grads[i] = _plus(grads[i], d)
+        wgrads = [g if g is not None else w * 0 for g, w in zip(wgrads, self.weights)]
+        return (wgrads, [grads[i] for i in range(self.n_inputs)]) if input_grads else wgrads
+
+
+def _plus(a, b):
+    return b if a is None else a if b is None else a + b
 
 
 def _weighted(loss, target, out, dout, weight):
@@ -94,30 +167,81 @@ def _weighted(loss, target, out, dout, weight):
     return (loss.per_sample(target, out) * weight).mean(), dout * weight.reshape(-1, *(1,) * (dout.ndim - 1))
 
 
-def make_plan(layers, loss=None, fast=False):
-    """The plan for ``layers`` trained with ``loss`` (a minicnn Loss or None), plain or ``fast``."""
-    steps = _fast_steps(layers) if fast else [LayerStep(layer) for layer in layers]
-    softmax_loss = (loss is not None and loss.fused_softmax
-                    and getattr(layers[-1], "activation", None) == "softmax")
-    if softmax_loss:
-        steps[-1].activation_grad_given = True
-    return Plan(steps, fast, softmax_loss)
+def make_plan(graph, losses=None, fast=False, input_grads=False):
+    """The plan for a :class:`minicnn.graph.Graph`, trained with ``losses`` (a Loss or None per
+    output, or None), plain or ``fast``; ``input_grads``: the inputs' gradients are wanted (a
+    model nested in another), so no step may skip them."""
+    losses = losses or [None] * len(graph.outputs)
+    slot = {id(t): i for i, t in enumerate(graph.inputs)}
+    for node in graph.nodes:
+        for t in node.outputs:
+            slot[id(t)] = len(slot)
+    output_ids = {id(t) for t in graph.outputs}
+    readers = {i: [] for i in range(len(slot))}  # slot -> the nodes that read it
+    for node in graph.nodes:
+        for t in node.inputs:
+            readers[slot[id(t)]].append(node)
+    groups = _fast_groups(graph, readers, slot, output_ids) if fast else [(LayerStep, (n,)) for n in graph.nodes]
+    softmax_loss = []
+    for t, loss in zip(graph.outputs, losses):
+        layer = t.node.layer
+        softmax_loss.append(loss is not None and loss.fused_softmax and LayerStep.ends_in(layer, "softmax")
+                            and not readers[slot[id(t)]] and [id(o) for o in graph.outputs].count(id(t)) == 1)
+    fused_outputs = {slot[id(t)] for t, f in zip(graph.outputs, softmax_loss) if f}
+    weights = list({id(w): w for layer in graph.layers for w in layer.trainable_weights}.values())
+    index = {id(w): j for j, w in enumerate(weights)}
+    flags = _fast_flags(groups, readers, slot, len(graph.inputs), output_ids, input_grads) if fast else {}
+    calls, last_read = [], {}
+    for k, (cls, nodes) in enumerate(groups):
+        for t in nodes[0].inputs:
+            last_read[slot[id(t)]] = k
+    for k, (cls, nodes) in enumerate(groups):
+        outs = tuple(slot[id(t)] for t in nodes[-1].outputs)
+        options = dict(flags.get(k, {}))
+        if outs[0] in fused_outputs:
+            options["activation_grad_given"] = True
+        step = cls(*(n.layer for n in nodes), **options)
+        layer_weights = [w for layer in step.layers for w in layer.trainable_weights]
+        frees = tuple(i for i, last in last_read.items() if last == k and i not in {slot[j] for j in output_ids})
+        calls.append(Call(step, tuple(slot[id(t)] for t in nodes[0].inputs), outs, nodes[0].list_input,
+                          tuple(index[id(w)] for w in layer_weights), frees))
+    regularized = list({id(l): l for layer in graph.layers for l in layer._leaf_layers() if l.regularizers}.values())
+    return Plan(calls, len(slot), len(graph.inputs), [slot[id(t)] for t in graph.outputs], weights, fast,
+                softmax_loss, regularized)
 
 
-def _fast_steps(layers):
-    steps, i = [], 0
-    while i < len(layers):
-        layer, nxt = layers[i], layers[i + 1] if i + 1 < len(layers) else None
-        if fast.FusedConvPool.fuses(layer, nxt):
-            steps.append(fast.FusedConvPool(layer, nxt))
-            i += 2
+def _fast_groups(graph, readers, slot, output_ids):
+    """(step class, nodes) for each step: a convolution and the max pool that alone reads it as one."""
+    groups, taken = [], set()
+    for node in graph.nodes:
+        if node in taken:
             continue
-        step_type = fast.STEPS.get(type(layer))
-        steps.append(step_type(layer) if step_type is not None and step_type.takes(layer) else LayerStep(layer))
-        i += 1
-    for prev, step in zip(steps, steps[1:]):
-        if step.absorbs_input_relu and prev.ends_in_relu:
-            step.input_relu, prev.activation_grad_given = True, True
-    if isinstance(steps[0], fast.FastStep):
-        steps[0].need_dx = False
-    return steps
+        out = node.outputs[0]
+        after = readers[slot[id(out)]]
+        nxt = after[0].layer if len(after) == 1 and id(out) not in output_ids and len(node.outputs) == 1 else None
+        if nxt is not None and fast.FusedConvPool.fuses(node.layer, nxt):
+            groups.append((fast.FusedConvPool, (node, after[0])))
+            taken.add(after[0])
+            continue
+        cls = fast.STEPS.get(type(node.layer))
+        groups.append((cls if cls is not None and cls.takes(node.layer) else LayerStep, (node,)))
+    return groups
+
+
+def _fast_flags(groups, readers, slot, n_inputs, output_ids, input_grads):
+    """The options of each tuned step: who applies a ReLU derivative, who skips the input gradient."""
+    flags = {k: {} for k in range(len(groups))}
+    group_of = {node: k for k, (_, nodes) in enumerate(groups) for node in nodes}
+    for k, (cls, nodes) in enumerate(groups):
+        last = nodes[-1]
+        out = last.outputs[0]
+        after = [group_of[n] for n in readers[slot[id(out)]]]
+        if (LayerStep.ends_in(nodes[0].layer, "relu") and after and id(out) not in output_ids
+                and all(groups[j][0].absorbs_input_relu and not groups[j][1][0].list_input for j in after)):
+            flags[k]["activation_grad_given"] = True
+            for j in after:
+                flags[j]["input_relu"] = True
+        if issubclass(cls, fast.FastStep) and not input_grads and \
+                all(slot[id(t)] < n_inputs for t in nodes[0].inputs):
+            flags[k]["need_dx"] = False
+    return flags

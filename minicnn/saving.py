@@ -4,9 +4,13 @@ optimizer state. No pickle, so loading a file never runs code.
 Layout of the archive::
 
     minicnn_format      0-d int: FORMAT_VERSION
-    config              0-d str: JSON {"model": Sequential config, "compile": {...} or null}
-    layer_<i>_<j>       weight j of layer i, in Keras's order
+    config              0-d str: JSON {"model": {"class_name": "Sequential" or "Functional", "config":
+                        model.get_config()}, "compile": {...} or null}
+    layer_<i>_<j>       weight j of layer i, in Keras's order; layers counted as model._leaf_layers()
+                        lists them (a shared layer once, a nested model's layers in its place)
     optimizer_<k>       optimizer state array k (only with include_optimizer)
+
+Format 1 (minicnn before the functional API) held a Sequential's config as "model"; it still loads.
 
 Writes go to a temporary file in the target folder and are renamed into place, so a crash
 mid-save never leaves a broken file where a good one was.
@@ -18,9 +22,11 @@ import tempfile
 
 import numpy as np
 
-from minicnn import backend, distributed, layers, losses, metrics, optimizers
+from minicnn import backend, distributed, losses, metrics, optimizers
+from minicnn.serialization import get_registered_name, register_keras_serializable  # noqa: F401  (keras.saving's)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def _umask():
@@ -85,12 +91,25 @@ def check_file_name(filepath, what="save"):
 def _compile_config(model):
     if not model.compiled:
         return None
+    objectives = model._objectives
+    loss = [None if l is None else losses.serialize(l) for l in objectives.losses]
+    per_output = [[metrics.serialize(m.name, m.fn) for m in objectives.metrics if m.output == k]
+                  for k in range(len(loss))]
+    single = len(loss) == 1
     return {"optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "loss": losses.serialize(model.loss), "metrics": [metrics.serialize(name, fn) for name, fn in model._metrics]}
+            "loss": loss[0] if single else loss,
+            "loss_weights": objectives.loss_weights[0] if single else objectives.loss_weights,
+            "metrics": per_output[0] if single else per_output}
+
+
+def _model_config(model):
+    from minicnn.serialization import serialize_layer
+    entry = serialize_layer(model)
+    return {"class_name": entry["class_name"], "config": entry["config"]}
 
 
 def _weight_arrays(model):
-    return {f"layer_{i}_{j}": w for i, layer in enumerate(model.layers) for j, w in enumerate(layer.get_weights())}
+    return {f"layer_{i}_{j}": w for i, layer in enumerate(model._leaf_layers()) for j, w in enumerate(layer.get_weights())}
 
 
 def model_arrays(model, include_optimizer=True, extra=None):
@@ -102,7 +121,7 @@ def model_arrays(model, include_optimizer=True, extra=None):
     if include_optimizer and compile_config is not None:
         for k, a in enumerate(model.optimizer.get_state()):
             arrays[f"optimizer_{k}"] = backend.to_numpy(a)
-    config = {"model": model.get_config(), "compile": compile_config, **({"extra": extra} if extra else {})}
+    config = {"model": _model_config(model), "compile": compile_config, **({"extra": extra} if extra else {})}
     arrays["minicnn_format"] = np.array(FORMAT_VERSION)
     arrays["config"] = np.array(json.dumps(config))
     return arrays
@@ -129,7 +148,7 @@ def save_weights(model, filepath, overwrite=True):
     model._ensure_built()
     arrays = _weight_arrays(model)
     arrays["minicnn_format"] = np.array(FORMAT_VERSION)
-    arrays["config"] = np.array(json.dumps({"model": model.get_config(), "compile": None}))
+    arrays["config"] = np.array(json.dumps({"model": _model_config(model), "compile": None}))
     atomic_write(filepath, lambda f: np.savez(f, **arrays), overwrite)
 
 
@@ -169,10 +188,10 @@ def _read(filepath):
             f"and 'config' entries; it holds {sorted(arrays)[:5]}).")
     marker = arrays.pop("minicnn_format")
     version = int(marker) if marker.ndim == 0 and marker.dtype.kind in "iu" else repr(marker.tolist())
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ValueError(
             f"{filepath} uses minicnn file format {version}, but this minicnn reads format "
-            f"{FORMAT_VERSION}. Load it with the minicnn version that wrote it and re-save.")
+            f"{FORMAT_VERSION} (and the older 1). Load it with the minicnn version that wrote it and re-save.")
     try:
         config = json.loads(str(arrays.pop("config")))
     except json.JSONDecodeError as e:
@@ -183,21 +202,33 @@ def _read(filepath):
     return config, arrays
 
 
-def _layer_from_config(entry):
-    cls = getattr(layers, entry["class_name"], None)
-    if not (isinstance(cls, type) and issubclass(cls, layers.Layer)):
-        raise ValueError(f"Unknown layer class {entry['class_name']!r} in the model file.")
-    return cls.from_config(entry["config"])
+def _model_from_config(mconf, filepath, custom_objects=None):
+    """The model of a file's config: format 2's {"class_name", "config"}, or format 1's Sequential config."""
+    from minicnn.models import Sequential
+    from minicnn.serialization import deserialize_layer
+    try:
+        if "class_name" in mconf:
+            return deserialize_layer(mconf, custom_objects)
+        return Sequential.from_config(mconf, custom_objects)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ValueError(f"{filepath}: the model config is incomplete or invalid ({type(e).__name__}: {e}).") from None
+
+
+def _class_names(mconf):
+    """The layer classes a file's model config lists (to check load_weights against a model)."""
+    config = mconf.get("config", mconf) if "class_name" in mconf else mconf
+    return [e.get("class_name") for e in config.get("layers", []) if e.get("class_name") != "InputLayer"]
 
 
 def _set_layer_weights(model, arrays, filepath):
     """Check every layer's arrays against the model, then set them all: never half a model."""
+    leaves = model._leaf_layers()
     indexes = [int(k.split("_")[1]) for k in arrays if re.fullmatch(r"layer_\d+_\d+", k)]
-    if indexes and max(indexes) >= len(model.layers):
+    if indexes and max(indexes) >= len(leaves):
         raise ValueError(
-            f"{filepath} holds weights for {1 + max(indexes)} layers, but this model has {len(model.layers)}.")
+            f"{filepath} holds weights for {1 + max(indexes)} layers, but this model has {len(leaves)}.")
     weights = []
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(leaves):
         n = len(layer.params)
         keys = [f"layer_{i}_{j}" for j in range(n)]
         missing = [k for k in keys if k not in arrays]
@@ -213,32 +244,29 @@ def _set_layer_weights(model, arrays, filepath):
                     f"{filepath} does not match this model's architecture: {layer.name}: weight "
                     f"'{name}' has shape {layer.params[name].shape}, the file's has shape {arrays[key].shape}.")
         weights.append([arrays[k] for k in keys])
-    for layer, layer_weights in zip(model.layers, weights):
+    for layer, layer_weights in zip(leaves, weights):
         layer.set_weights(layer_weights)
 
 
-def load_model(filepath, model_class, compile=True):
-    """Rebuild a model of ``model_class`` (Sequential) from a file written by :func:`save_model`.
+def load_model(filepath, custom_objects=None, compile=True):
+    """Rebuild the model (Sequential or functional) from a file written by :func:`save_model`.
 
     Raises:
         FileNotFoundError: when the file is missing.
-        ValueError: for a truncated, corrupt, foreign or other-version file.
+        ValueError: for a truncated, corrupt, foreign or other-version file, or a layer class that
+            is not known (pass it in ``custom_objects``).
     """
     config, arrays = _read(filepath)
-    mconf = config.get("model") or {}
-    try:
-        model = model_class([_layer_from_config(e) for e in mconf["layers"]], name=mconf.get("name"))
-        if mconf.get("input_shape"):
-            model.build(mconf["input_shape"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{filepath}: the model config is incomplete or invalid ({e}).") from None
+    model = _model_from_config(config.get("model") or {}, filepath, custom_objects)
+    model._ensure_built()
     _set_layer_weights(model, arrays, filepath)
     cconf = config.get("compile")
     if compile and cconf:
         try:
             opt = optimizers.get({"class_name": cconf["optimizer"]["class_name"],
                                   "config": cconf["optimizer"]["config"]})
-            model.compile(optimizer=opt, loss=cconf["loss"], metrics=cconf["metrics"])
+            model.compile(optimizer=opt, loss=cconf["loss"], metrics=cconf["metrics"],
+                          loss_weights=cconf.get("loss_weights"))
             state = [arrays[f"optimizer_{k}"] for k in range(sum(1 for a in arrays if a.startswith("optimizer_")))]
             if state:
                 opt.set_state(state)
@@ -275,8 +303,8 @@ def load_weights(model, filepath):
         ValueError: when the file is not a minicnn file or the architecture differs.
     """
     config, arrays = _read(filepath)
-    saved = [e["class_name"] for e in (config.get("model") or {}).get("layers", [])]
-    ours = [type(layer).__name__ for layer in model.layers]
+    saved = _class_names(config.get("model") or {})
+    ours = _class_names(_model_config(model)) if model.built else [type(l).__name__ for l in model.layers]
     if saved != ours:
         raise ValueError(
             f"{filepath} holds weights of a model with layers {saved}, but this model has {ours}.")

@@ -3,10 +3,12 @@
 One training step is plain to read (:meth:`Trainer._train_step`): the plan's steps forward, the
 loss and its gradient, the steps backward in reverse, one optimizer update::
 
-    out, caches = plan.forward(x, training=True)     # each step returns what its backward needs
-    loss, dout = plan.loss(self.loss, target, out)   # or the fused softmax + crossentropy gradient
-    grads = plan.backward(dout, caches)
-    self.optimizer.apply_gradients(weights, grads)
+    outs, caches = plan.forward(xs, training=True)           # each step returns what its backward needs
+    loss, _, douts = plan.loss(losses, targets, outs)        # or the fused softmax + crossentropy gradient
+    grads = plan.backward(douts, caches)
+    self.optimizer.apply_gradients(plan.weights, grads)
+
+Inputs, targets and outputs are lists (one entry per input or output of the model).
 
 With regularizers (``kernel_regularizer=l2(...)``), their penalties join the loss and their
 gradients the weights' gradients just before the update: after the sum over MPI ranks, so that
@@ -17,8 +19,7 @@ import threading
 
 import numpy as np
 
-from minicnn import distributed
-from minicnn import losses as losses_mod, metrics as metrics_mod, optimizers
+from minicnn import compile_utils, distributed, optimizers
 from minicnn.cpu.workspace import release
 from minicnn.fit_loop import FitLoop
 from minicnn.regularizers import add_penalties
@@ -39,21 +40,24 @@ class Trainer(FitLoop):
         self._trainer_lock = threading.RLock()
         self._gradient_buffer = {}  # the flat buffer the gradients are all-reduced in (under MPI)
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the optimizer, the loss and the metrics (``"accuracy"``/``"acc"``).
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+        """Choose the optimizer, the loss(es) and the metrics (``"accuracy"``/``"acc"``). With several
+        outputs, ``loss``, ``loss_weights`` and ``metrics`` may be lists (in the outputs' order) or
+        dicts keyed by the outputs' names (:mod:`minicnn.compile_utils`); the loss minimised is the
+        sum of the outputs' losses times their weights.
 
         Raises:
             ValueError/TypeError: for unknown or missing names, listing the valid ones.
         """
-        if loss is None:
-            raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'.")
+        objectives = compile_utils.resolve(loss, loss_weights, metrics, self.output_names)
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses_mod.get(loss)
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        self._metrics = [metrics_mod.get(m, self.loss.name) for m in (metrics or [])]
-        self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
-        self._frozen_at_compile = [layer.name for layer in self._layers if not layer.trainable]
+        self._objectives = objectives
+        self.loss = objectives.losses[0] if len(objectives.losses) == 1 else objectives.losses
+        self._metrics = objectives.metrics
+        self.metrics_names = ["loss"] + [name for name, _ in objectives.output_loss_names] + \
+            [m.log_name for m in objectives.metrics]
+        self._frozen_at_compile = [layer.name for layer in self._leaf_layers() if not layer.trainable]
+        self._plans.clear()
         self.compiled = True
         if self._array_module() is np:
             from minicnn import info  # here: `python -m minicnn.info` runs info as __main__
@@ -73,21 +77,25 @@ class Trainer(FitLoop):
     def train_on_batch(self, x, y):
         """One step on one batch: the loss, or [loss, metrics...] (under MPI: a batch per rank)."""
         self._require_compiled("train_on_batch")
-        x, y = self._check_xy(x, y)
+        xs, ys = self._check_xy(x, y)
         with self._training("train_on_batch"):
-            loss, counts = self._train_step(self._to_batch(x), self._to_batch(y), 1 / distributed.size())
-        return self._results({"loss": float(loss), **{m: float(c) / float(counts[-1]) for (m, _), c in zip(self._metrics, counts)}})
+            loss, counts = self._train_step(self._to_batch(xs), self._to_batch(ys), 1 / distributed.size())
+        return self._results(self._logs(loss * counts[-1], counts, counts[-1]))
 
-    def _train_step(self, xb, yb, share=1.0, weight=None):
-        """One step on a batch on the model's backend: (loss, metric sums), on the device; ``weight``:
-        per-sample weights. Under MPI xb is this rank's ``share`` of the global batch."""
+    def _train_step(self, xs, ys, share=1.0, weight=None):
+        """One step on a batch on the model's backend: (loss, the sums of _metric_sums), on the device;
+        ``weight``: per-sample weights. Under MPI xs is this rank's ``share`` of the global batch."""
         plan = self._plan()
         weights = self._weights_to_train(plan)
+        losses = list(zip(self._objectives.losses, self._objectives.loss_weights))
         with plan.running():
-            out, caches = plan.forward(xb, training=True)
-            loss, dout = plan.loss(self.loss, self.loss.prepare_targets(yb, out.shape[-1], out.dtype), out, weight)
-            counts = self._metric_sums(yb, out, weight)
-            grads = plan.backward(dout * dout.dtype.type(share) if share != 1 else dout, caches)
+            outs, caches = plan.forward(xs, training=True)
+            loss, values, douts = plan.loss(losses, self._targets(ys, outs), outs, weight)
+            counts = self._metric_sums(ys, outs, weight, values)
+            if share != 1:
+                douts = [None if d is None else d * d.dtype.type(share) for d in douts]
+            grads = plan.backward(douts, caches)
+            plan.update_state(caches)
             if distributed.size() > 1:
                 grads = distributed.sum_gradients(grads, self._gradient_buffer)
             loss = loss + add_penalties(plan.regularized, weights, grads) if plan.regularized else loss  # once per rank
@@ -103,17 +111,20 @@ class Trainer(FitLoop):
             grads = distributed.sum_gradients([w * 0 for w in weights], self._gradient_buffer)
             add_penalties(plan.regularized, weights, grads)  # every rank makes the same update
             self.optimizer.apply_gradients(weights, grads)
-        return 0.0, [0] * (len(self._metrics) + 1)
+        return 0.0, [0] * self._n_sums()
 
     def _weights_to_train(self, plan):
-        frozen = [layer.name for layer in self._layers if not layer.trainable]
+        frozen = [layer.name for layer in self._leaf_layers() if not layer.trainable]
         if frozen != self._frozen_at_compile:  # Keras: a change of `trainable` counts from the next compile
             raise RuntimeError(f"Layers frozen (trainable=False) at compile: {self._frozen_at_compile}; now: {frozen}. "
                                "Call model.compile(...) again for the change to take effect.")
-        return [w for step in plan.steps for layer in step.layers for w in layer.trainable_weights]
+        return plan.weights
 
     def _release(self):
         """Free this thread's scratch buffers of the plans (the memory goes back after fit)."""
         for plan in self._plans.values():
             for step in plan.steps:
                 release(step)
+        for layer in self.layers:
+            if isinstance(layer, Trainer):
+                layer._release()

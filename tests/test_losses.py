@@ -75,13 +75,13 @@ def _dense(units, activation, seed=0):
 
 
 def test_softmax_fusion_only_for_crossentropy_on_probabilities():
-    softmax_out, linear_out = _dense(4, "softmax").layers, _dense(4, None).layers
-    assert make_plan(softmax_out, losses.get("categorical_crossentropy")).softmax_loss
-    assert make_plan(softmax_out, losses.SparseCategoricalCrossentropy()).softmax_loss
+    softmax_out, linear_out = _dense(4, "softmax")._model_graph(), _dense(4, None)._model_graph()
+    assert make_plan(softmax_out, [losses.get("categorical_crossentropy")]).softmax_loss == [True]
+    assert make_plan(softmax_out, [losses.SparseCategoricalCrossentropy()]).softmax_loss == [True]
     for loss in [losses.CategoricalCrossentropy(from_logits=True),
                  losses.SparseCategoricalCrossentropy(from_logits=True), losses.mae]:
-        assert not make_plan(softmax_out, loss).softmax_loss
-        assert not make_plan(linear_out, loss).softmax_loss
+        assert make_plan(softmax_out, [loss]).softmax_loss == [False]
+        assert make_plan(linear_out, [loss]).softmax_loss == [False]
 
 
 @pytest.mark.parametrize("on_logits, on_probabilities, sparse", [

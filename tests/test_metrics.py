@@ -129,7 +129,7 @@ def test_save_and_load_keep_metric_configs(tmp_path):
     model.save(tmp_path / "m.npz")
     again = load_model(tmp_path / "m.npz")
     assert again.metrics_names == ["loss", "mae", "accuracy", "top_k_categorical_accuracy", "binary_accuracy"]
-    kept = [fn.__self__.get_config() for _, fn in again._metrics[2:]]
+    kept = [m.fn.__self__.get_config() for m in again._metrics[2:]]
     assert kept == [{"name": "top_k_categorical_accuracy", "k": 3}, {"name": "binary_accuracy", "threshold": 0.7}]
 
 

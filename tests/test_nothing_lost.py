@@ -206,7 +206,7 @@ def test_foreign_files(tmp_path):
     refused(tmp_path, "minicnn model file")  # a folder
 
 
-@pytest.mark.parametrize("marker", [np.array(2), np.array(0), np.array("1"), np.array([1, 1])])
+@pytest.mark.parametrize("marker", [np.array(saving.FORMAT_VERSION + 1), np.array(0), np.array("1"), np.array([1, 1])])
 def test_other_format_version(good_file, tmp_path, marker):
     path, _ = good_file
     other = rewrite(path, tmp_path / "other.npz", minicnn_format=marker)

@@ -19,21 +19,18 @@ class FastStep:
 
     absorbs_input_relu = False
 
-    def __init__(self, layer):
+    def __init__(self, layer, need_dx=True, input_relu=False, activation_grad_given=False):
         self.layers = (layer,)
         self.layer = layer
-        self.need_dx = True
-        self.input_relu = False
-        self.activation_grad_given = False
+        self.need_dx, self.input_relu, self.activation_grad_given = need_dx, input_relu, activation_grad_given
 
     @classmethod
     def takes(cls, layer):
         """Whether this step can run ``layer`` (channels-last layouts only)."""
         return True
 
-    @property
-    def ends_in_relu(self):
-        return getattr(self.layer, "activation", None) == "relu"
+    def update_state(self, cache):
+        self.layer.update_state(cache)
 
     def activate(self, z):
         return self.layer.activate(z)
@@ -49,8 +46,8 @@ class FusedConvPool(FastStep):
 
     absorbs_input_relu = True
 
-    def __init__(self, layer, pool=None):
-        super().__init__(layer)
+    def __init__(self, layer, pool=None, **flags):
+        super().__init__(layer, **flags)
         self.pool = pool
         self.layers = (layer,) if pool is None else (layer, pool)
 
@@ -145,16 +142,19 @@ class FastBatchNormalization(FastStep):
             return normalization.batchnorm_inference(x, gamma, beta, bn.params["moving_mean"],
                                                      bn.params["moving_variance"], bn.epsilon), None
         y, mean, var, cache = normalization.batchnorm_forward(x, gamma, beta, bn.epsilon, workspace(self))
-        bn.update_moving_statistics(mean, var)
-        return y, cache
+        return y, (cache, mean, var)
 
     def backward(self, dy, cache):
         if cache is None:
             dx, grads = self.layer.backward(dy, None)
         else:
-            dx, dgamma, dbeta = normalization.batchnorm_backward(dy, cache)
+            dx, dgamma, dbeta = normalization.batchnorm_backward(dy, cache[0])
             grads = {"gamma": dgamma, "beta": dbeta}
         return dx, self.layer.trainable_gradients(grads)
+
+    def update_state(self, cache):
+        if cache is not None:
+            self.layer.update_moving_statistics(cache[1], cache[2])
 
 
 STEPS = {Conv2D: FusedConvPool, MaxPooling2D: FastMaxPool, Dense: FastDense, Dropout: FastDropout,

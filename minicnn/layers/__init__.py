@@ -3,6 +3,8 @@ from minicnn.layers.activations import LeakyReLU, ReLU, Softmax
 from minicnn.layers.base import Layer, clear_session
 from minicnn.layers.convolutional import Conv2D, Convolution2D
 from minicnn.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from minicnn.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
+                                    concatenate, maximum, merge, minimum, multiply, subtract)
 from minicnn.layers.normalization import BatchNormalization
 from minicnn.layers.pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                                     GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
@@ -11,4 +13,6 @@ from minicnn.layers.reshaping import Reshape, ZeroPadding2D
 __all__ = ["Layer", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
            "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "ZeroPadding2D",
            "Reshape", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "ReLU", "LeakyReLU",
-           "Softmax", "Input", "InputLayer", "clear_session"]
+           "Softmax", "Input", "InputLayer", "clear_session", "Add", "Subtract", "Multiply", "Average", "Maximum",
+           "Minimum", "Concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+           "merge"]

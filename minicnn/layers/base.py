@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from minicnn import backend, regularizers
+from minicnn import backend, graph, regularizers
 
 _name_counts = {}
 
@@ -76,7 +76,22 @@ class Layer:
     the trainable ones in ``self.trainable_names``, and define ``forward`` and ``backward``.
     Neither keeps anything of the call on the layer: what the forward leaves for the backward
     is returned (the cache) and handed back, so one layer can serve many threads at once.
+
+    A layer that takes several inputs (the merge layers) gets lists: of per-sample shapes in
+    ``build`` and ``compute_output_shape``, of arrays in ``forward``, and its backward returns a
+    list of input gradients. Calling a layer on ``keras.Input`` tensors records a node of a graph
+    (:mod:`minicnn.graph`) instead of computing.
+
+    What the planner (:mod:`minicnn.plan`) may rely on, stated here rather than guessed:
+    ``has_linear_part``: the layer is ``activation(linear(x))`` and has ``backward_linear(dz, cache)``
+    for a dz already at the activation's input (:class:`minicnn.layers.core.ActivationMixin`);
+    ``stateful``: its training forward leaves state to commit (BatchNormalization's batch
+    statistics), which the trainer commits with ``update_state(cache)`` under its lock, so a
+    forward never writes to the layer.
     """
+
+    has_linear_part = False
+    stateful = False
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, kernel_regularizer=None, bias_regularizer=None,
@@ -108,6 +123,7 @@ class Layer:
         self.params = {}
         self.trainable_names = ()
         self.built = False
+        self._inbound_nodes = []
         if activity_regularizer is not None:
             raise ValueError(f"{self.name}: activity_regularizer is not supported; regularize the weights "
                              "with kernel_regularizer/bias_regularizer.")
@@ -122,8 +138,9 @@ class Layer:
         return tuple(input_shape)
 
     def build(self, input_shape):
-        """Check ``input_shape`` (batch excluded), create the parameters, record both shapes."""
-        input_shape = tuple(input_shape)
+        """Check ``input_shape`` (batch excluded; a list of them for several inputs), create the
+        parameters, record both shapes."""
+        input_shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
         self.output_shape = self.compute_output_shape(input_shape)
         self.input_shape = input_shape
         self._create_params(input_shape)
@@ -136,6 +153,23 @@ class Layer:
 
     def _create_params(self, input_shape):
         """Subclasses with parameters create them here."""
+
+    def build_for_call(self, input_shape):
+        """Build for a symbolic call on inputs of per-sample ``input_shape``, or check that a built
+        layer takes them; the output shape.
+
+        Raises:
+            ValueError: when a built (shared) layer is called on inputs of another shape.
+        """
+        key = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
+        if not self.built:
+            self.build(key)
+        elif key != self.input_shape:
+            raise ValueError(
+                f"{self.name}: this layer was built for inputs of shape {graph.with_batch(self.input_shape)} and "
+                f"is now called on {graph.with_batch(key)}. A layer called twice shares its weights, so it needs "
+                "inputs of the same shape; make a new layer for the other shape.")
+        return self.output_shape
 
     def _new_param(self, init, shape):
         """A parameter array on the current backend, drawn by ``init`` on the host."""
@@ -152,11 +186,47 @@ class Layer:
         ``grads`` a dict from parameter name to gradient (empty for a layer without weights)."""
         raise NotImplementedError(f"{type(self).__name__} must define backward")
 
-    def __call__(self, x, training=False):
-        """The output for a batch x (Keras's ``layer(x)``)."""
+    def __call__(self, inputs, training=False):
+        """On arrays, the output for a batch (Keras's ``layer(x)``); on symbolic tensors
+        (``keras.Input``, other layers' outputs), the symbolic output, recorded in the graph.
+
+        Raises:
+            TypeError: for a mix of arrays and symbolic tensors.
+        """
+        if graph.is_symbolic(inputs):
+            return graph.call_symbolic(self, inputs)
         if not self.built:
-            self.build(tuple(x.shape[1:]))
-        return self.forward(x, training=training)[0]
+            self.build([tuple(x.shape[1:]) for x in inputs] if isinstance(inputs, (list, tuple))
+                       else tuple(inputs.shape[1:]))
+        return self.forward(list(inputs) if isinstance(inputs, tuple) else inputs, training=training)[0]
+
+    def update_state(self, cache):
+        """Commit what a training forward left in ``cache`` (layers with ``stateful``)."""
+
+    def _leaf_layers(self):
+        """The layers with weights this layer stands for: itself (a nested model: its layers)."""
+        return [self]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's one call in a graph (Keras's ``layer.input``)."""
+        node = self._only_node("input")
+        return list(node.inputs) if node.list_input else node.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's one call in a graph (Keras's ``layer.output``)."""
+        outputs = self._only_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    def _only_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} has no {what} yet: it has not been called on a symbolic "
+                                 "tensor (keras.Input(...)) or been part of a built model.")
+        if len(self._inbound_nodes) > 1:
+            raise AttributeError(f"Layer {self.name} has been called {len(self._inbound_nodes)} times, so "
+                                 f"'{what}' is ambiguous; take the tensor each call returned instead.")
+        return self._inbound_nodes[0]
 
     # -- parameters ---------------------------------------------------------------------------
 

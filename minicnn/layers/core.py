@@ -2,7 +2,7 @@
 import numbers
 import math
 
-from minicnn import initializers
+from minicnn import graph, initializers
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
 from minicnn.ops import activations
 from minicnn.ops.dense import dense_backward, dense_forward
@@ -14,8 +14,10 @@ class ActivationMixin:
     ``linear_backward``, and this mixin wraps the activation around them.
 
     The two halves stay callable apart: a step of the plan whose next step already gives the
-    gradient at the activation's input (softmax with crossentropy) calls ``linear_backward``.
+    gradient at the activation's input (softmax with crossentropy) calls ``backward_linear``.
     """
+
+    has_linear_part = True
 
     def _set_activation(self, activation):
         if callable(activation):  # a function of minicnn.activations, Keras style
@@ -34,6 +36,10 @@ class ActivationMixin:
     def backward(self, dy, cache):
         return self.linear_backward(self._act_backward(dy, cache[1]), cache[0])
 
+    def backward_linear(self, dz, cache):
+        """The backward from dz, the gradient at the activation's input (the activation skipped)."""
+        return self.linear_backward(dz, cache[0])
+
     def activate(self, z):
         """y = activation(z) (ReLU overwrites the fresh z), and y or z: what ``_act_backward`` takes."""
         y = activations.relu_forward(z, out=z) if self.activation == "relu" else self._act_forward(z)
@@ -41,12 +47,17 @@ class ActivationMixin:
 
 
 class InputLayer(Layer):
-    """Declares the per-sample input shape of a Sequential model (``Input(shape=...)``); identity."""
+    """A model's input: it holds the per-sample shape and makes the symbolic tensor that
+    ``Input(shape=...)`` returns (Keras 3: ``batch_shape=(None, ...)`` also works); the identity."""
 
-    def __init__(self, shape=None, input_shape=None, **kwargs):
+    def __init__(self, shape=None, input_shape=None, batch_shape=None, **kwargs):
+        if batch_shape is not None:
+            shape = tuple(batch_shape)[1:]
         super().__init__(input_shape=shape if shape is not None else input_shape, **kwargs)
         if self.declared_input_shape is None:
             raise ValueError(f"{self.name}: InputLayer needs shape=, e.g. Input(shape=(28, 28, 1)).")
+        self.build(self.declared_input_shape)
+        graph.Node(self, [], False, [self.declared_input_shape])
 
     def forward(self, x, training=False):
         return x, None
@@ -57,10 +68,21 @@ class InputLayer(Layer):
     def count_params(self):
         return 0
 
+    def _leaf_layers(self):
+        return []
 
-def Input(shape=None, name=None, **kwargs):
-    """Keras 3's ``keras.Input(shape=...)`` as the first entry of a Sequential model."""
-    return InputLayer(shape=shape, name=name, **kwargs)
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None):
+    """Keras's ``keras.Input(shape=...)``: a symbolic tensor to call layers on, the start of a
+    ``Model(inputs, outputs)`` (or the first entry of a Sequential). ``shape`` excludes the batch
+    axis; ``batch_size`` is accepted and ignored (every batch size runs).
+
+    Raises:
+        ValueError: without a shape, or for sparse inputs or a ``tensor=`` (not supported).
+    """
+    if sparse or tensor is not None:
+        raise ValueError("Input: sparse inputs and tensor= are not supported; give shape=(...) alone.")
+    return InputLayer(shape=shape, batch_shape=batch_shape, name=name, dtype=dtype).output
 
 
 class Dense(ActivationMixin, Layer):

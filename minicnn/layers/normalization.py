@@ -12,6 +12,9 @@ class BatchNormalization(Layer):
 
     Training uses the batch's mean and (biased) variance and updates the moving statistics
     ``moving = moving * momentum + batch * (1 - momentum)``; inference uses the moving ones.
+    The update is made by the trainer (``update_state``, under the model's training lock), in
+    ``fit`` and ``train_on_batch``: a forward in training mode, ``model(x, training=True)``
+    included, never writes to the layer, so many threads may run one at once.
 
     Args:
         axis: the feature axis of the per-sample input, counted with the batch axis as Keras
@@ -26,6 +29,8 @@ class BatchNormalization(Layer):
     Raises:
         ValueError: for momentum outside [0, 1), epsilon <= 0, or an axis the input lacks.
     """
+
+    stateful = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -94,6 +99,11 @@ class BatchNormalization(Layer):
         already computed the same statistics)."""
         return [] if self.synchronized else [self.params["moving_mean"], self.params["moving_variance"]]
 
+    def update_state(self, cache):
+        """Fold the batch statistics of a training forward into the moving ones."""
+        if cache is not None:
+            self.update_moving_statistics(cache[1], cache[2])
+
     def update_moving_statistics(self, mean, var):
         """moving = moving * momentum + batch * (1 - momentum), in place."""
         m = self.momentum
@@ -104,13 +114,14 @@ class BatchNormalization(Layer):
 
     def forward(self, x, training=False):
         """Batch statistics when training (and trainable, as in Keras), else the moving ones.
-        The cache is the batch-statistics backward's, or None for the inference transform."""
+        The cache is the batch-statistics backward's with the batch's mean and variance (for
+        :meth:`update_state`), or None for the inference transform."""
         x, axis = self.to_last_axis(x)
         gamma, beta = self._gamma_beta(get_array_module(x))
         if training and self.trainable:
             total = distributed.total if self.synchronized and distributed.size() > 1 else None
             y, mean, var, cache = batchnorm_forward(x, gamma, beta, self.epsilon, total)
-            self.update_moving_statistics(mean, var)
+            cache = (cache, mean, var)
         else:
             y, cache = batchnorm_inference(x, gamma, beta, self.params["moving_mean"],
                                            self.params["moving_variance"], self.epsilon), None
@@ -123,7 +134,7 @@ class BatchNormalization(Layer):
             gamma, _ = self._gamma_beta(xp)
             dx = dy * (gamma / xp.sqrt(self.params["moving_variance"] + self.epsilon))
             return self.from_last_axis(dx, axis), {}
-        dx, dgamma, dbeta = batchnorm_backward(dy, cache)
+        dx, dgamma, dbeta = batchnorm_backward(dy, cache[0])
         grads = {name: g for name, g, on in (("gamma", dgamma, self.scale), ("beta", dbeta, self.center)) if on}
         return self.from_last_axis(dx, axis), grads
 

@@ -26,7 +26,7 @@ def _no_round_trip_in_a_step(fake_cupy, model, x, y):
     xb, yb = fake_cupy.asarray(x), fake_cupy.asarray(y)
     for step in range(2):  # the first step also creates the optimizer's slots
         fake_cupy.transfers.reset()
-        model._train_step(xb, yb)
+        model._train_step([xb], [yb])
         assert fake_cupy.transfers.count == 0, f"step {step}: host round trips {fake_cupy.transfers.log}"
 
 

@@ -43,7 +43,7 @@ def test_no_host_round_trip_inside_a_training_step(fake_cupy, case):
     transfers = fake_cupy.transfers
     for step in range(3):  # the first step also creates the optimizer's slots and builds the kernels
         transfers.reset()
-        loss_value, counts = model._train_step(xb, yb)
+        loss_value, counts = model._train_step([xb], [yb])
         assert transfers.count == 0, f"step {step}: host round trips {transfers.log}"
         assert transfers.uploads == 0, f"step {step}: {transfers.uploads} uploads"
         assert type(loss_value).__module__ == "cupy" and loss_value.ndim == 0
