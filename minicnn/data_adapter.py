@@ -27,8 +27,9 @@ class Batch(NamedTuple):
 
 
 def is_source(data):
-    """Whether ``data`` is a generator, an iterator or a Sequence rather than an array."""
-    if data is None or isinstance(data, (np.ndarray, list, tuple)) or is_cupy_array(data):
+    """Whether ``data`` is a generator, an iterator or a Sequence rather than arrays (one, or a list
+    or dict of them for a model with several inputs)."""
+    if data is None or isinstance(data, (np.ndarray, list, tuple, dict)) or is_cupy_array(data):
         return False
     return isinstance(data, Sequence) or hasattr(data, "__next__") or (
         hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape"))
