@@ -15,6 +15,18 @@ from minicnn.regularizers import l1_l2, l2
 from minicnn.utils import set_random_seed
 
 
+def graph_model(kw):
+    """Two inputs (an image and a vector), a residual add around a convolution, and two outputs."""
+    image, vector = minicnn.Input(shape=(8, 8, 1), **kw), minicnn.Input(shape=(8,), **kw)
+    a = Conv2D(4, 3, padding="same", activation="relu", **kw)(image)
+    b = Conv2D(4, 3, padding="same", use_bias=False, **kw)(a)  # no bias before BN (its gradient is 0)
+    b = BatchNormalization(momentum=0.5, synchronized=True, **kw)(b)
+    h = Flatten(**kw)(MaxPooling2D(**kw)(minicnn.layers.add([a, b], **kw)))
+    h = minicnn.layers.concatenate([h, Dense(4, activation="tanh", **kw)(vector)], **kw)
+    return minicnn.Model([image, vector], [Dense(3, activation="softmax", name="cls", **kw)(h),
+                                           Dense(2, name="reg", **kw)(h)])
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
@@ -29,6 +41,7 @@ def main():
     p.add_argument("--callbacks", action="store_true")
     p.add_argument("--regularizers", action="store_true")
     p.add_argument("--backup", help="a BackupAndRestore folder, kept after the run")
+    p.add_argument("--graph", action="store_true", help="a functional model: two inputs, a residual add, two outputs")
     args = p.parse_args()
     if distributed.rank() == args.fail_on_rank:  # the other ranks go on and wait for it in fit
         raise RuntimeError(f"rank {args.fail_on_rank} fails on purpose")
@@ -44,8 +57,14 @@ def main():
     if args.dropout:
         layers.append(Dropout(0.3, **kw))
     layers += [Flatten(**kw), Dense(6, activation="relu", **kw), Dense(3, activation="softmax", **penalties, **kw)]
-    model = Sequential(layers)
-    model.compile(optimizer=SGD(0.1, momentum=0.9) if args.optimizer == "sgd" else Adam(0.01),
+    model = graph_model(kw) if args.graph else Sequential(layers)
+    if args.graph:
+        model.compile(optimizer=SGD(0.1, momentum=0.9) if args.optimizer == "sgd" else Adam(0.01),
+                      loss={"cls": "categorical_crossentropy", "reg": "mse"}, loss_weights=[1.0, 0.5],
+                      metrics={"cls": ["accuracy"]})
+        x, y = [x, x[:, :, :, 0].mean(axis=1)], [y, x.mean(axis=(1, 2))[:, :1].repeat(2, axis=1)]
+    else:
+        model.compile(optimizer=SGD(0.1, momentum=0.9) if args.optimizer == "sgd" else Adam(0.01),
                   loss="categorical_crossentropy", metrics=["accuracy"])
     callbacks = []
     if args.callbacks:

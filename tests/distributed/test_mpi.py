@@ -53,6 +53,12 @@ def assert_same_run(distributed, single, rtol=1e-12):
     assert result["size"] == len(ranks)
 
 
+def test_a_graph_model_trains_on_two_ranks_as_one_process_does(tmp_path):
+    """Two inputs, a residual add, BatchNormalization and two outputs with loss weights."""
+    assert_same_run(job(tmp_path, "mpi", "--graph", "--optimizer", "adam", n=2),
+                    job(tmp_path, "one", "--graph", "--optimizer", "adam"))
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_two_ranks_train_as_one_process_does(tmp_path, optimizer):
     assert_same_run(job(tmp_path, "mpi", "--optimizer", optimizer, n=2),
