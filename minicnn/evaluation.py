@@ -23,6 +23,7 @@ class Evaluator:
         self.optimizer = self.loss = None
         self._objectives = None
         self._metrics = []
+        self._sum_names = []  # (log name, whether divided by the samples, else by the weights) per sum
         self.metrics_names = []
         self.compiled = False
         self._plans = {}
@@ -44,14 +45,29 @@ class Evaluator:
 
     # -- data ---------------------------------------------------------------------------------
 
-    def _as_list(self, data, names, what, kind, optional=()):
-        """``data`` (one array, a list or a dict keyed by name) as a list in the order of ``names``;
-        a dict may leave out the ``optional`` names (None there).
+    def _as_list(self, data, kind, what):
+        """``data``, the model's inputs or targets (``kind``: "input" or "output"), as a list: one
+        array per input or output, from one array, a list, or a dict keyed by their names."""
+        g = self._graph
+        n = 1 if g is None else len(g.inputs if kind == "input" else g.outputs)
+        if isinstance(data, (dict, list, tuple)):
+            return self._structured(data, kind, what, n)
+        if n > 1 and data is not None:
+            raise ValueError(f"The model has {n} {kind}s {self._names(kind)}: pass {what} as a list of {n} arrays "
+                             "or a dict keyed by those names.")
+        return [data]
+
+    def _structured(self, data, kind, what, n):
+        """A list or dict of arrays as :meth:`_as_list` returns them; a dict may leave out the outputs
+        that no loss trains.
 
         Raises:
             ValueError: for a dict with unknown or missing names, or a list of the wrong length.
         """
+        names = self._names(kind)
         if isinstance(data, dict):
+            optional = [] if kind == "input" or self._objectives is None else \
+                [k for k, loss in zip(names, self._objectives.losses) if loss is None]
             unknown = sorted(set(data) - set(names))
             missing = [k for k in names if k not in data and k not in optional]
             if unknown or missing:
@@ -61,40 +77,39 @@ class Evaluator:
                                           f"no entry for {missing}" if missing else "") if part) +
                     f"; the model's {kind}s are {names}.")
             return [data.get(k) for k in names]
-        if isinstance(data, (list, tuple)) and len(names) > 1:
-            if len(data) != len(names):
-                raise ValueError(f"{what} holds {len(data)} arrays, but the model has {len(names)} {kind}s {names}: "
-                                 f"pass one per {kind}, in that order, or a dict keyed by those names.")
-            return list(data)
-        if isinstance(data, (list, tuple)) and len(data) == 1 and hasattr(data[0], "shape"):
-            return [data[0]]
-        if len(names) > 1 and data is not None:
-            raise ValueError(f"The model has {len(names)} {kind}s {names}: pass {what} as a list of {len(names)} "
-                             f"arrays or a dict keyed by those names.")
-        return [data]
+        if n == 1:  # one array: a list of one array, or data given as nested lists
+            return [data[0]] if len(data) == 1 and hasattr(data[0], "shape") else [data]
+        if len(data) != n:
+            raise ValueError(f"{what} holds {len(data)} arrays, but the model has {n} {kind}s {names}: pass one per "
+                             f"{kind}, in that order, or a dict keyed by those names.")
+        return list(data)
+
+    def _names(self, kind):
+        """The names of the model's inputs or outputs, as dicts of data are keyed."""
+        if kind == "output":
+            return self.output_names
+        return [t.node.layer.name for t in self._graph.inputs] if self._graph is not None else ["input"]
 
     def _check_x(self, x, what="x"):
         """The inputs as a list of checked arrays with one number of samples."""
-        xs = [checks.as_array(a, what if len(self._input_names()) == 1 else f"{what}['{name}']")
-              for a, name in zip(self._as_list(x, self._input_names(), what, "input"), self._input_names())]
-        for a, name in zip(xs, self._input_names()):
-            checks.check_finite(a, what)
-        if not self.built:
+        xs = self._as_list(x, "input", what)
+        for k, a in enumerate(xs):
+            xs[k] = checks.as_array(a, self._what(what, "input", k, len(xs)))
+            checks.check_finite(xs[k], what)
+        if self._graph is None:
             self._ensure_built(xs[0])
-        for a, t, name in zip(xs, self._model_graph().inputs, self._input_names()):
-            checks.check_sample_shape(a, t.sample_shape, what if len(xs) == 1 else f"{what}['{name}']")
-            checks.check_same_length(xs[0], a, (what, f"{what}['{name}']"))
+        for k, (a, t) in enumerate(zip(xs, self._graph.inputs)):
+            checks.check_sample_shape(a, t.shape[1:], self._what(what, "input", k, len(xs)))
+            checks.check_same_length(xs[0], a, (what, self._what(what, "input", k, len(xs))))
         return xs
 
     def _check_xy(self, x, y, names=("x", "y")):
         xs = self._check_x(x, names[0])
-        outputs, losses = self._model_graph().outputs, self._objectives.losses
-        out_names = self.output_names
-        ys = self._as_list(y, out_names, names[1], "output", [n for n, l in zip(out_names, losses) if l is None])
-        for k, (a, t, loss) in enumerate(zip(ys, outputs, losses)):
+        ys = self._as_list(y, "output", names[1])
+        for k, (a, t, loss) in enumerate(zip(ys, self._graph.outputs, self._objectives.losses)):
             if a is None and loss is None:
                 continue
-            what = names[1] if len(ys) == 1 else f"{names[1]}['{out_names[k]}']"
+            what = self._what(names[1], "output", k, len(ys))
             a = ys[k] = checks.as_array(a, what)
             checks.check_same_length(xs[0], a, (names[0], what))
             checks.check_finite(a, what)
@@ -102,8 +117,9 @@ class Evaluator:
                 loss.check_targets(a, t.sample_shape)
         return xs, ys
 
-    def _input_names(self):
-        return [t.node.layer.name for t in self._model_graph().inputs] if self.built else ["input"]
+    def _what(self, what, kind, k, n):
+        """How an error names array ``k`` of ``what``: ``x``, or ``x['image']`` with several."""
+        return what if n == 1 else f"{what}['{self._names(kind)[k]}']"
 
     def _to_batch(self, a):
         """A batch of data as floats on the weights' backend (whatever the global one); a list, each."""
@@ -131,12 +147,8 @@ class Evaluator:
         if across_ranks:
             loss_sum, *count_sums, seen = distributed.sum_values(loss_sum, *count_sums, seen)
         logs = {"loss": float(loss_sum) / seen}
-        n_losses = len(self._objectives.output_loss_names)
-        for (name, _), s in zip(self._objectives.output_loss_names, count_sums):
-            logs[name] = float(s) / seen
-        for m, s in zip(self._metrics, count_sums[n_losses:]):
-            name = m.log_name
-            logs[name] = float(s) / float(count_sums[-1])
+        for (name, per_sample), s in zip(self._sum_names, count_sums):  # an output's loss, then the metrics
+            logs[name] = float(s) / (seen if per_sample else float(count_sums[-1]))
         return logs
 
     def _results(self, logs):
@@ -170,7 +182,7 @@ class Evaluator:
         return logs
 
     def _n_sums(self):
-        return len(self._objectives.output_loss_names) + len(self._metrics) + 1
+        return len(self._sum_names) + 1
 
     def _batch_arrays(self, batch, class_weight=None):
         """A Batch's inputs, targets (lists) and weights on the model's backend and dtype; a
@@ -310,6 +322,6 @@ class Evaluator:
         """
         if graph.is_symbolic(x):
             return graph.call_symbolic(self, x)
-        xs = self._as_list(x, self._input_names(), "x", "input")
+        xs = self._as_list(x, "input", "x")
         self._ensure_built(xs[0])
         return self._output_structure(self._forward(xs, training=training))

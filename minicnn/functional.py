@@ -33,7 +33,7 @@ class Model(Trainer):
         from minicnn.layers.base import unique_name
         self.name = name or unique_name(self._default_name())
         self._inbound_nodes = []
-        self._graph = None
+        self._graph = self._leaves = None
         if type(self) is Model or inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise TypeError("Model needs inputs and outputs: keras.Model(inputs=keras.Input(shape=...), "
@@ -52,6 +52,7 @@ class Model(Trainer):
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         self._graph = graph.Graph(_as_list(inputs), _as_list(outputs))
+        self._leaves = None
         self._plans.clear()
 
     # -- structure ----------------------------------------------------------------------------
@@ -137,16 +138,15 @@ class Model(Trainer):
 
     def _model_graph(self):
         """The graph the planner turns into steps."""
-        self._ensure_built()
+        if self._graph is None:
+            self._ensure_built()
         return self._graph
 
     def _leaf_layers(self):
         """Every layer that is not a model, once, nested models' layers included."""
-        found = {}
-        for layer in self.layers:
-            for leaf in layer._leaf_layers():
-                found.setdefault(id(leaf), leaf)
-        return list(found.values())
+        if self._leaves is None:
+            self._leaves = list({id(leaf): leaf for layer in self.layers for leaf in layer._leaf_layers()}.values())
+        return self._leaves
 
     # -- as a layer of another model -----------------------------------------------------------
 

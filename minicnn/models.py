@@ -147,12 +147,8 @@ class Sequential(Model):
             for node in self._graph.nodes:
                 if node in node.layer._inbound_nodes:
                     node.layer._inbound_nodes.remove(node)
-        self._graph = None
+        self._graph = self._leaves = None
         self._plans.clear()
-
-    @property
-    def built(self):
-        return self._graph is not None
 
     def _ensure_built(self, x=None):
         if not self.built:
@@ -178,11 +174,6 @@ class Sequential(Model):
     @property
     def output_names(self):
         return super().output_names if self.built else [self._layers[-1].name] if self._layers else ["output"]
-
-    def _leaf_layers(self):
-        if self._graph is not None:
-            return super()._leaf_layers()
-        return [leaf for layer in self._layers for leaf in layer._leaf_layers()]
 
     # -- configuration ------------------------------------------------------------------------
 

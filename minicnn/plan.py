@@ -98,10 +98,7 @@ class Plan:
         for call in self.calls:
             x = [values[i] for i in call.ins] if call.list_input else values[call.ins[0]]
             y, cache = call.step.forward(x, training)
-            if len(call.outs) == 1:
-                values[call.outs[0]] = y
-            else:
-                values[call.outs[0]:call.outs[-1] + 1] = y
+            values[call.outs[0]:call.outs[-1] + 1] = y if len(call.outs) > 1 else [y]
             if training:
                 caches.append(cache)
             else:

@@ -54,8 +54,9 @@ class Trainer(FitLoop):
         self._objectives = objectives
         self.loss = objectives.losses[0] if len(objectives.losses) == 1 else objectives.losses
         self._metrics = objectives.metrics
-        self.metrics_names = ["loss"] + [name for name, _ in objectives.output_loss_names] + \
-            [m.log_name for m in objectives.metrics]
+        self._sum_names = [(name, True) for name, _ in objectives.output_loss_names] + \
+            [(m.log_name, False) for m in objectives.metrics]
+        self.metrics_names = ["loss"] + [name for name, _ in self._sum_names]
         self._frozen_at_compile = [layer.name for layer in self._leaf_layers() if not layer.trainable]
         self._plans.clear()
         self.compiled = True
@@ -95,7 +96,8 @@ class Trainer(FitLoop):
             if share != 1:
                 douts = [None if d is None else d * d.dtype.type(share) for d in douts]
             grads = plan.backward(douts, caches)
-            plan.update_state(caches)
+            if plan.stateful:
+                plan.update_state(caches)
             if distributed.size() > 1:
                 grads = distributed.sum_gradients(grads, self._gradient_buffer)
             loss = loss + add_penalties(plan.regularized, weights, grads) if plan.regularized else loss  # once per rank
