@@ -59,3 +59,15 @@ def test_every_file_the_read_the_code_section_names_exists():
             continue
         # A name relative to the folder named before it, e.g. `ops/dense.py` or `steps.py`.
         assert list((root / "minicnn").rglob(name.split("/")[-1])), name
+
+
+def test_the_functional_api_example_runs_and_is_a_residual_graph(capsys):
+    section = README[README.index("## Graphs: the functional API"):]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    scope = {}
+    exec(code, scope)  # noqa: S102  (the README's own example)
+    model = scope["model"]
+    assert "Connected to" in capsys.readouterr().out
+    assert [type(l).__name__ for l in model.layers].count("Add") == 1
+    x = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    assert model.predict(x).shape == (2, 10)
