@@ -3,7 +3,10 @@
 With one output, ``loss="categorical_crossentropy", metrics=["accuracy"]`` logs ``loss`` and
 ``accuracy``. With several, each argument may be one value for every output, a list in the order
 of the outputs, or a dict keyed by the outputs' names, and the logs take Keras 3's names:
-``loss`` (the weighted sum), ``<output>_loss`` and ``<output>_<metric>``.
+``loss`` (the weighted sum), ``<output>_loss`` (each output's own, unweighted; only when more than
+one output has a loss) and ``<output>_<metric>``. Where Keras 3 refuses what Keras 2 took, minicnn
+takes it as Keras 2 did: one list of metrics (or one loss) for every output, and a loss dict that
+leaves outputs out (they are not trained).
 """
 import numbers
 from typing import NamedTuple
@@ -86,5 +89,6 @@ def resolve(loss, loss_weights, metrics, output_names):
         for m in ms:
             metric_name, fn = metrics_mod.get(m, loss_name)
             resolved.append(Metric(f"{name}_{metric_name}" if multi else metric_name, k, fn, metric_name))
-    output_losses = [(f"{name}_loss", k) for k, name in enumerate(output_names) if multi and losses[k] is not None]
+    trained = [k for k, l in enumerate(losses) if l is not None]
+    output_losses = [(f"{output_names[k]}_loss", k) for k in trained] if len(trained) > 1 else []
     return Objectives(losses, weights, resolved, output_losses)

@@ -28,14 +28,15 @@ class Evaluator:
         self.compiled = False
         self._plans = {}
 
-    def _plan(self, nested=False):
+    def _plan(self, nested=None):
         """The steps this model runs (minicnn.plan), keyed by what make_plan reads beyond the graph;
-        ``nested``: as a layer of another model (no loss, input gradients wanted)."""
-        losses = None if nested or self._objectives is None else self._objectives.losses
+        ``nested``: the number of a call of this model as a layer of another (no loss, input
+        gradients wanted; each call its own plan)."""
+        losses = None if nested is not None or self._objectives is None else self._objectives.losses
         key = (backend.fast_path() and self._array_module() is np, nested,
                None if losses is None else tuple(getattr(l, "fused_softmax", False) for l in losses))
         if key not in self._plans:
-            self._plans[key] = make_plan(self._model_graph(), losses, key[0], input_grads=nested)
+            self._plans[key] = make_plan(self._model_graph(), losses, key[0], input_grads=nested is not None)
         return self._plans[key]
 
     def _forward(self, xs, training=False):

@@ -47,8 +47,9 @@ class Model(Trainer):
         return "functional"
 
     def _set_graph(self, inputs, outputs):
-        self._input_keys = list(inputs) if isinstance(inputs, dict) else None
-        self._output_keys = list(outputs) if isinstance(outputs, dict) else None
+        # Keras 3 orders a dict's tensors by key.
+        self._input_keys = sorted(inputs) if isinstance(inputs, dict) else None
+        self._output_keys = sorted(outputs) if isinstance(outputs, dict) else None
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         self._graph = graph.Graph(_as_list(inputs), _as_list(outputs))
@@ -178,20 +179,21 @@ class Model(Trainer):
         outs = [t.sample_shape for t in self._graph.outputs]
         return outs if len(outs) > 1 else outs[0]
 
-    def forward(self, x, training=False):
-        """As a layer: the outputs for inputs ``x`` (an array or a list) and the caches of its plan."""
-        plan = self._plan(nested=True)
+    def forward(self, x, training=False, call=0):
+        """As a layer: the outputs for inputs ``x`` (an array or a list) and the caches of its plan;
+        ``call``: which of its calls in the outer graph (each has a plan of its own)."""
+        plan = self._plan(nested=call)
         outs, caches = plan.forward(x if isinstance(x, list) else [x], training)
         return (outs if len(outs) > 1 else outs[0]), caches
 
-    def backward(self, dy, caches):
+    def backward(self, dy, caches, call=0):
         """As a layer: the input gradient(s) and the gradients of :attr:`trainable_weights`."""
-        plan = self._plan(nested=True)
+        plan = self._plan(nested=call)
         grads, dxs = plan.backward(dy if isinstance(dy, list) else [dy], caches, input_grads=True)
         return (dxs if len(dxs) > 1 else dxs[0]), grads
 
-    def update_state(self, caches):
-        self._plan(nested=True).update_state(caches)
+    def update_state(self, caches, call=0):
+        self._plan(nested=call).update_state(caches)
 
     def trainable_gradients(self, grads):
         return grads
@@ -367,7 +369,7 @@ class Model(Trainer):
 
 def _as_list(tensors):
     if isinstance(tensors, dict):
-        return list(tensors.values())
+        return [tensors[k] for k in sorted(tensors)]
     return list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
 
 

@@ -135,9 +135,9 @@ class Graph:
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"A model's outputs must be symbolic tensors (layer outputs), got {type(t).__name__}.")
             visit(t.node, t.node)
-        for t in self.inputs:  # an input no output needs still belongs to the model
+        for t in self.inputs:  # an input no output needs still belongs to the model (first of its depth)
             if t.node not in seen:
-                layer_index.setdefault(t.node.layer, len(layer_index))
+                layer_index.setdefault(t.node.layer, -1)
                 seen.add(t.node)
                 order.insert(0, t.node)
         depth = self._depths(order)

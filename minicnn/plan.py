@@ -57,6 +57,24 @@ class LayerStep:
         self.layers[0].update_state(cache)
 
 
+class ModelStep(LayerStep):
+    """A model used as a layer of this graph: its own plan runs, one plan for each of its calls here,
+    so that two calls (a shared encoder) never share the scratch a step keeps for its backward."""
+
+    def __init__(self, model, call, activation_grad_given=False):
+        super().__init__(model)
+        self.call = call
+
+    def forward(self, x, training):
+        return self.layers[0].forward(x, training=training, call=self.call)
+
+    def backward(self, dy, cache):
+        return self.layers[0].backward(dy, cache, call=self.call)
+
+    def update_state(self, cache):
+        self.layers[0].update_state(cache, call=self.call)
+
+
 class Call(NamedTuple):
     """A step of the plan and where it reads and writes: slots of the plan's list of values."""
     step: object
@@ -113,8 +131,9 @@ class Plan:
             self.calls[i].step.update_state(caches[i])
 
     def loss(self, losses, targets, outs, weight=None):
-        """The total loss, each output's (weighted) loss, and the gradient at each output (at the
-        logits where softmax_loss); ``losses``: (Loss or None, loss weight) per output."""
+        """The total loss (the sum of the outputs' losses times their weights), each output's own
+        loss, and the gradient at each output (at the logits where softmax_loss); ``losses``:
+        (Loss or None, loss weight) per output."""
         total, values, douts = 0.0, [], []
         for (loss, lw), fused, y, out in zip(losses, self.softmax_loss, targets, outs):
             if loss is None:
@@ -125,10 +144,10 @@ class Plan:
                            if fused else loss(y, out))
             if weight is not None:
                 value, dout = _weighted(loss, y, out, dout, weight)
+            values.append(value)  # logged unweighted, as Keras logs <output>_loss
             if lw != 1:
                 value, dout = value * lw, dout * dout.dtype.type(lw)
             total = total + value
-            values.append(value)
             douts.append(dout)
         return total, values, douts
 
@@ -178,6 +197,7 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
     for node in graph.nodes:
         for t in node.inputs:
             readers[slot[id(t)]].append(node)
+    from minicnn.functional import Model  # here: functional imports the trainer, which imports this module
     groups = _fast_groups(graph, readers, slot, output_ids) if fast else [(LayerStep, (n,)) for n in graph.nodes]
     softmax_loss = []
     for t, loss in zip(graph.outputs, losses):
@@ -197,7 +217,11 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
         options = dict(flags.get(k, {}))
         if outs[0] in fused_outputs:
             options["activation_grad_given"] = True
-        step = cls(*(n.layer for n in nodes), **options)
+        if isinstance(nodes[0].layer, Model):
+            calls_before = sum(1 for n in graph.nodes[:graph.nodes.index(nodes[0])] if n.layer is nodes[0].layer)
+            step = ModelStep(nodes[0].layer, calls_before, **options)
+        else:
+            step = cls(*(n.layer for n in nodes), **options)
         layer_weights = [w for layer in step.layers for w in layer.trainable_weights]
         frees = tuple(i for i, last in last_read.items() if last == k and i not in {slot[j] for j in output_ids})
         calls.append(Call(step, tuple(slot[id(t)] for t in nodes[0].inputs), outs, nodes[0].list_input,

@@ -56,7 +56,11 @@ class Trainer(FitLoop):
         self._metrics = objectives.metrics
         self._sum_names = [(name, True) for name, _ in objectives.output_loss_names] + \
             [(m.log_name, False) for m in objectives.metrics]
-        self.metrics_names = ["loss"] + [name for name, _ in self._sum_names]
+        # Keras's order for evaluate's list: the loss, each output's, then the metrics (sorted by
+        # name when there are several outputs).
+        metric_names = [m.log_name for m in objectives.metrics]
+        self.metrics_names = ["loss"] + [name for name, _ in objectives.output_loss_names] + \
+            (sorted(metric_names) if len(objectives.losses) > 1 else metric_names)
         self._frozen_at_compile = [layer.name for layer in self._leaf_layers() if not layer.trainable]
         self._plans.clear()
         self.compiled = True

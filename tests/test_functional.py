@@ -129,7 +129,7 @@ def test_fit_takes_lists_and_dicts_and_logs_keras_names():
     assert set(history.history) == {"loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae", "val_loss",
                                     "val_cls_loss", "val_reg_loss", "val_cls_accuracy", "val_reg_mae"}
     logs = model.evaluate([x["a"], x["b"]], [y["cls"], y["reg"]], verbose=0, return_dict=True)
-    assert logs["loss"] == pytest.approx(logs["cls_loss"] + logs["reg_loss"], rel=1e-9)  # per-output: weighted
+    assert logs["loss"] == pytest.approx(logs["cls_loss"] + 0.5 * logs["reg_loss"], rel=1e-9)  # each unweighted
     plain = model.evaluate(x, y, verbose=0)
     assert plain == [logs[k] for k in model.metrics_names]
     outs = model.predict(x, batch_size=7)
@@ -292,3 +292,30 @@ def test_bad_structures_of_data_and_compile_arguments():
         model.predict(x)
     with pytest.raises(ValueError, match="1 arrays"):
         model.fit([x, x], [np.zeros((2, 3))], verbose=0)
+
+
+def test_a_nested_model_called_twice_trains_as_its_layers_shared_directly(path):
+    """Each call of a nested model keeps its own scratch (a BatchNormalization's centred input)."""
+    def encoder_layers():
+        return [BatchNormalization(name="bn", **F64), Dense(2, name="d", **F64)]
+
+    def apply(layers, t):
+        for layer in layers:
+            t = layer(t)
+        return t
+    set_random_seed(6)
+    e_in = keras.Input(shape=(3,), **F64)
+    encoder = keras.Model(e_in, apply(encoder_layers(), e_in), name="encoder")
+    a, b = keras.Input(shape=(3,), **F64), keras.Input(shape=(3,), **F64)
+    nested = keras.Model([a, b], Concatenate(**F64)([encoder(a), encoder(b)]))
+    shared = encoder_layers()
+    a2, b2 = keras.Input(shape=(3,), **F64), keras.Input(shape=(3,), **F64)
+    flat = keras.Model([a2, b2], Concatenate(**F64)([apply(shared, a2), apply(shared, b2)]))
+    flat.set_weights(nested.get_weights())
+    rng = np.random.default_rng(0)
+    xs, y = [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))], rng.standard_normal((4, 4))
+    for model in (nested, flat):
+        model.compile(SGD(1.0), "mse")
+        model.train_on_batch(xs, y)
+    for u, v in zip(nested.get_weights(), flat.get_weights()):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)

@@ -50,7 +50,22 @@ def connections(model):
     for node in g.nodes:
         refs = [f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index}]" for t in node.inputs]
         out.setdefault(node.layer, []).extend(refs)
-    return {layer: "\n".join(out.get(layer, [])) or "-" for layer in g.layers}
+    return {layer: _wrap(out.get(layer, []), CONNECTED_WIDTH) or "-" for layer in g.layers}
+
+
+CONNECTED_WIDTH = 26  # Keras's cell for "Connected to": references joined by ", ", wrapped between them
+
+
+def _wrap(refs, width):
+    lines, line = [], ""
+    for i, ref in enumerate(refs):
+        piece = ref + ("," if i < len(refs) - 1 else "")
+        if line and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = piece
+        else:
+            line = f"{line} {piece}" if line else piece
+    return "\n".join(lines + ([line] if line else []))
 
 
 def _is_chain(model):
@@ -66,10 +81,10 @@ def format_summary(model, line_length=None, show_memory=False, batch_size=32):
     box = BOX if _can_encode("┏━┃│└") else ASCII
     chain = _is_chain(model)
     linked = None if chain else connections(model)
-    shown = [l for l in model.layers if not (chain and type(l).__name__ == "InputLayer")]
+    shown = model.layers  # a functional model lists its InputLayers, a Sequential does not
     rows = [(f"{layer.name} ({_class_name(layer)})", _shape_text(layer.output_shape), f"{layer.count_params():,}")
             + (() if chain else (linked[layer],)) for layer in shown]
-    widths = list(WIDTHS) + ([] if chain else [max(20, max(len(l) for r in rows for l in r[3].split("\n")) + 2)])
+    widths = list(WIDTHS) + ([] if chain else [max(CONNECTED_WIDTH, *(len(l) for r in rows for l in r[3].split("\n"))) + 2])
     widths[0] = max(widths[0], max(len(r[0]) for r in rows) + 2)
     widths[1] = max(widths[1], max(len(r[1]) for r in rows) + 2)
     if line_length:
