@@ -232,32 +232,45 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
 
 
 def _fast_groups(graph, readers, slot, output_ids):
-    """(step class, nodes) for each step: a convolution and the max pool that alone reads it as one."""
+    """(step class, nodes) for each step: a node with the node that alone reads it (and that node's
+    own sole reader) where a tuned step runs them together (conv + max pool, conv + BN [+ ReLU],
+    add [+ ReLU])."""
+    def only_reader(node):
+        out = node.outputs[0]
+        after = readers[slot[id(out)]]
+        return after[0] if len(after) == 1 and id(out) not in output_ids and len(node.outputs) == 1 else None
+
     groups, taken = [], set()
     for node in graph.nodes:
         if node in taken:
             continue
-        out = node.outputs[0]
-        after = readers[slot[id(out)]]
-        nxt = after[0].layer if len(after) == 1 and id(out) not in output_ids and len(node.outputs) == 1 else None
-        if nxt is not None and fast.FusedConvPool.fuses(node.layer, nxt):
-            groups.append((fast.FusedConvPool, (node, after[0])))
-            taken.add(after[0])
-            continue
-        cls = fast.STEPS.get(type(node.layer))
-        groups.append((cls if cls is not None and cls.takes(node.layer) else LayerStep, (node,)))
+        nxt = only_reader(node)
+        group = None
+        if nxt is not None and fast.FusedConvPool.fuses(node.layer, nxt.layer):
+            group = (fast.FusedConvPool, (node, nxt))
+        elif nxt is not None and fast.FusedConvBN.fuses(node.layer, nxt.layer):
+            act = only_reader(nxt)
+            group = (fast.FusedConvBN, (node, nxt) + ((act,) if act is not None and fast.is_relu(act.layer) else ()))
+        elif type(node.layer) in fast.STEPS and fast.STEPS[type(node.layer)].takes(node.layer):
+            cls = fast.STEPS[type(node.layer)]
+            relu = cls is fast.FastAdd and nxt is not None and fast.is_relu(nxt.layer)
+            group = (cls, (node, nxt) if relu else (node,))
+        groups.append(group or (LayerStep, (node,)))
+        taken.update(group[1] if group else ())
     return groups
 
 
 def _fast_flags(groups, readers, slot, n_inputs, output_ids, input_grads):
-    """The options of each tuned step: who applies a ReLU derivative, who skips the input gradient."""
+    """The options of each tuned step: who applies a ReLU derivative, who skips the input gradient,
+    which residual add writes into its input's buffer."""
     flags = {k: {} for k in range(len(groups))}
     group_of = {node: k for k, (_, nodes) in enumerate(groups) for node in nodes}
     for k, (cls, nodes) in enumerate(groups):
-        last = nodes[-1]
-        out = last.outputs[0]
+        out = nodes[-1].outputs[0]
         after = [group_of[n] for n in readers[slot[id(out)]]]
-        if (LayerStep.ends_in(nodes[0].layer, "relu") and after and id(out) not in output_ids
+        ends_in_relu = cls.ends_in_relu([n.layer for n in nodes]) if issubclass(cls, fast.FastStep) \
+            else LayerStep.ends_in(nodes[0].layer, "relu")
+        if (ends_in_relu and after and id(out) not in output_ids
                 and all(groups[j][0].absorbs_input_relu and not groups[j][1][0].list_input for j in after)):
             flags[k]["activation_grad_given"] = True
             for j in after:
@@ -265,4 +278,20 @@ def _fast_flags(groups, readers, slot, n_inputs, output_ids, input_grads):
         if issubclass(cls, fast.FastStep) and not input_grads and \
                 all(slot[id(t)] < n_inputs for t in nodes[0].inputs):
             flags[k]["need_dx"] = False
+        if cls is fast.FastAdd:
+            flags[k]["in_place"] = _in_place_input(nodes[0], groups, group_of, readers, slot, n_inputs, output_ids)
     return flags
+
+
+def _in_place_input(node, groups, group_of, readers, slot, n_inputs, output_ids):
+    """The input of an add whose buffer it may overwrite: one nothing else reads, not a model input
+    or output, whose step keeps no reference to it for its backward; None if neither is."""
+    ins = [slot[id(t)] for t in node.inputs]
+    for i in (1, 0):
+        t = node.inputs[i]
+        producer = groups[group_of[t.node]] if t.node in group_of else None
+        if (ins[0] != ins[1] and ins[i] >= n_inputs and len(readers[ins[i]]) == 1 and id(t) not in output_ids
+                and producer is not None and issubclass(producer[0], fast.FastStep)
+                and not producer[0].keeps_output([n.layer for n in producer[1]])):
+            return i
+    return None

@@ -319,3 +319,33 @@ def test_a_nested_model_called_twice_trains_as_its_layers_shared_directly(path):
         model.train_on_batch(xs, y)
     for u, v in zip(nested.get_weights(), flat.get_weights()):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+
+
+def resnet_block_model():
+    """A ResNet v1 block: conv-BN-ReLU, conv-BN, added to the block's input, ReLU."""
+    set_random_seed(7)
+    inputs = keras.Input(shape=(6, 6, 3), **F64)
+    x = Activation("relu", **F64)(inputs)
+    y = Activation("relu", name="relu_1", **F64)(BatchNormalization(**F64)(Conv2D(3, 3, padding="same", **F64)(x)))
+    y = BatchNormalization(name="bn_2", **F64)(Conv2D(3, 3, padding="same", name="conv_2", **F64)(y))
+    z = Activation("relu", name="relu_out", **F64)(add([x, y], name="add", **F64))
+    return keras.Model(inputs, Dense(4, activation="softmax", **F64)(GlobalAveragePooling2D(**F64)(z)))
+
+
+def test_resnet_block_steps_and_gradients(path):
+    model = resnet_block_model()
+    model.compile("sgd", "categorical_crossentropy")
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal((5, 6, 6, 3)), np.eye(4)[rng.integers(0, 4, 5)]
+    check_model_gradients(model, [x], [y])
+    if path:  # conv + BN + ReLU and add + ReLU as one step each; the add writes into BN's output
+        steps = {step.layers[0].name: step for step in model._plan().steps}
+        assert [type(l).__name__ for l in steps["conv_2"].layers] == ["Conv2D", "BatchNormalization"]
+        assert [l.name for l in steps["add"].layers] == ["add", "relu_out"] and steps["add"].in_place == 1
+        first = next(s for s in model._plan().steps if "relu_1" in [l.name for l in s.layers])
+        assert type(first).__name__ == "FusedConvBN" and len(first.layers) == 3
+    model.fit(x, y, epochs=2, batch_size=5, verbose=0)  # moving statistics worth folding
+    backend.set_fast_path(not path)
+    other = model.predict(x)
+    backend.set_fast_path(path)
+    np.testing.assert_allclose(model.predict(x), other, rtol=1e-10)  # BN folded into the conv at inference

@@ -86,7 +86,10 @@ def test_memory_does_not_grow_across_calls(traced):
         model.evaluate(x, y, verbose=0)
         model.predict(x)
         held.append(tracemalloc.get_traced_memory()[0])
-    assert held[-1] - held[2] < 16 * KB, f"memory held grew by {held[-1] - held[2]} bytes over 5 rounds"
+    # Worker threads free their scratch at varying times (tens of KB either way from round to round);
+    # a leak of one batch's activations per round would add over 100 KB each round.
+    grown = min(held[-3:]) - max(held[:3])
+    assert grown < 32 * KB, f"memory held grew by {grown} bytes over 5 rounds ({held})"
 
 
 @pytest.mark.parametrize("batch_size, dtype", [(32, np.float32), (1000, np.float32), (500, np.uint8),
@@ -107,7 +110,9 @@ def test_predict_60000_in_bounded_memory(traced, batch_size, dtype):
     one_batch = batch_activation_bytes(model, min(batch_size, N))
     bound = out.nbytes + 2 * one_batch + 256 * KB
     assert peak <= bound, f"peak {peak / MB:.1f} MB > bound {bound / MB:.1f} MB"
-    np.testing.assert_allclose(out[:100], first, rtol=1e-5, atol=1e-7)
+    # Other batch sizes put a sample in other rows of the BLAS products, and OpenBLAS rounds rows
+    # differently by their place (its kernels for leftover rows): float32 ulps, through a softmax.
+    np.testing.assert_allclose(out[:100], first, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
 
 

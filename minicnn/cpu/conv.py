@@ -72,7 +72,8 @@ CHUNK_BYTES = 2 << 20
 
 
 def chunk_size(N, per_sample_bytes):
-    """How many samples to process at once: a cache-sized chunk, at least one per worker thread."""
+    """How many samples to process at once: a cache-sized chunk, and at least ``threads.PARTS`` chunks
+    (never the worker count: the chunks decide the rounding)."""
     return max(1, min(N, CHUNK_BYTES // max(1, per_sample_bytes), split(N)))
 
 

@@ -21,13 +21,14 @@ def column_sums(a2):
     return np.ones(a2.shape[0], dtype=a2.dtype) @ a2
 
 
-def batchnorm_forward(x, gamma, beta, eps, ws=None):
+def batchnorm_forward(x, gamma, beta, eps, ws=None, relu=False):
     """Training-mode forward with batch statistics, in row chunks spread over the worker threads.
 
     Args:
         x: (..., C); gamma, beta: (C,).
         ws: optional Workspace for the centred input the backward needs (reused every step: a
             fresh array of the batch's size costs its page faults again each time).
+        relu: max(y, 0) on each chunk while it is in cache (a ReLU after the normalisation).
     Returns:
         y (..., C), the batch mean and (biased) variance (C,), and the backward cache.
     """
@@ -52,8 +53,18 @@ def batchnorm_forward(x, gamma, beta, eps, ws=None):
         # inv_std into its coefficients instead, a pass fewer here.
         np.multiply(xc[lo:hi], scale, out=y[lo:hi])
         y[lo:hi] += beta
+        if relu:
+            np.maximum(y[lo:hi], 0, out=y[lo:hi])
     run_chunks(normalise, M, step)
     return y.reshape(x.shape), mean, var, (xc, gamma, inv_std)
+
+
+def fold_into_conv(Wk, b, gamma, beta, mean, var, eps):
+    """A convolution's kernel (KH, KW, C, F) and bias (F,) or None with the inference-mode
+    BatchNormalization after it folded in: conv(x, W * s) + (b - mean) * s + beta, s = gamma / std."""
+    scale = gamma / np.sqrt(var + eps)
+    shift = beta - mean * scale if b is None else (b - mean) * scale + beta
+    return Wk * scale, shift.astype(Wk.dtype, copy=False)
 
 
 def batchnorm_inference(x, gamma, beta, mean, var, eps):

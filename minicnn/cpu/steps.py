@@ -11,7 +11,13 @@ import numpy as np
 
 from minicnn.cpu import conv, dense, dropout, normalization, pooling
 from minicnn.cpu.workspace import workspace
-from minicnn.layers import BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D
+from minicnn.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D
+from minicnn.ops.activations import relu_backward
+
+
+def is_relu(layer):
+    """Whether ``layer`` is an Activation("relu") (the planner fuses it into the step before)."""
+    return type(layer) is Activation and layer.activation == "relu"
 
 
 class FastStep:
@@ -27,6 +33,16 @@ class FastStep:
     @classmethod
     def takes(cls, layer):
         """Whether this step can run ``layer`` (channels-last layouts only)."""
+        return True
+
+    @classmethod
+    def ends_in_relu(cls, layers):
+        """Whether the step's output is a ReLU's (so the steps after it may apply its derivative)."""
+        return layers[0].has_linear_part and layers[0].activation == "relu"
+
+    @classmethod
+    def keeps_output(cls, layers):
+        """Whether the step's cache holds its output (which then must not be overwritten)."""
         return True
 
     def update_state(self, cache):
@@ -63,6 +79,10 @@ class FusedConvPool(FastStep):
                 and nxt.padding == "valid" and nxt.data_format == "channels_last"
                 and layer.activation in ("relu", "linear"))
 
+    @classmethod
+    def keeps_output(cls, layers):
+        return layers[0].activation != "linear"  # the ReLU mask, or the activation's saved array
+
     def forward(self, x, training):
         c = self.layer
         pool = None if self.pool is None else (self.pool.pool_size, self.pool.strides)
@@ -81,6 +101,96 @@ class FusedConvPool(FastStep):
         dx, dW, db = conv.conv2d_backward(dy, cache, need_dx=self.need_dx, ws=workspace(self),
                                           relu_applied=self.activation_grad_given, input_relu=self.input_relu)
         return dx, self.layer.trainable_gradients({"kernel": dW, "bias": db})
+
+
+class FusedConvBN(FastStep):
+    """A linear Conv2D, the BatchNormalization that alone reads it, and the Activation("relu") that
+    alone reads that (when there is one), as one step. Training: the convolution, the batch
+    statistics, the ReLU on each normalised chunk in cache. Inference: the normalisation folded into
+    the kernel and bias, so one convolution (its ReLU in its chunks) does all three."""
+
+    absorbs_input_relu = True
+
+    def __init__(self, layer, bn, act=None, **flags):
+        super().__init__(layer, **flags)
+        self.bn, self.relu = bn, act is not None
+        self.layers = (layer, bn) if act is None else (layer, bn, act)
+
+    @classmethod
+    def fuses(cls, layer, bn):
+        """Whether ``layer`` and ``bn`` make one step (a trainable BN: a frozen one is never fused)."""
+        return (type(layer) is Conv2D and FusedConvPool.takes(layer) and layer.activation == "linear"
+                and type(bn) is BatchNormalization and FastBatchNormalization.takes(bn) and bn.trainable)
+
+    @classmethod
+    def ends_in_relu(cls, layers):
+        return len(layers) == 3
+
+    @classmethod
+    def keeps_output(cls, layers):
+        return len(layers) == 3
+
+    def forward(self, x, training):
+        c, bn = self.layer, self.bn
+        gamma, beta = bn._gamma_beta(np)
+        if not training:
+            Wk, b = normalization.fold_into_conv(c.params["kernel"], c.params.get("bias"), gamma, beta,
+                                                 bn.params["moving_mean"], bn.params["moving_variance"], bn.epsilon)
+            return conv.conv2d_forward(x, Wk, b, c.strides, c.padding, relu=self.relu, ws=workspace(self),
+                                       training=False)
+        z, conv_cache = conv.conv2d_forward(x, c.params["kernel"], c.params.get("bias"), c.strides, c.padding,
+                                            ws=workspace(self))
+        y, mean, var, bn_cache = normalization.batchnorm_forward(z, gamma, beta, bn.epsilon, workspace(self),
+                                                                 relu=self.relu)
+        return y, (conv_cache, bn_cache, mean, var, y if self.relu else None)
+
+    def backward(self, dy, cache):
+        conv_cache, bn_cache, _, _, y = cache
+        if y is not None and not self.activation_grad_given:
+            dy = relu_backward(dy, y)
+        dz, dgamma, dbeta = normalization.batchnorm_backward(dy, bn_cache)
+        dx, dW, db = conv.conv2d_backward(dz, conv_cache, need_dx=self.need_dx, ws=workspace(self),
+                                          input_relu=self.input_relu)
+        return dx, (self.layer.trainable_gradients({"kernel": dW, "bias": db})
+                    + self.bn.trainable_gradients({"gamma": dgamma, "beta": dbeta}))
+
+    def update_state(self, cache):
+        if cache is not None:
+            self.bn.update_moving_statistics(cache[2], cache[3])
+
+
+class FastAdd(FastStep):
+    """Add of two inputs of one shape (a residual connection), with the Activation("relu") that
+    alone reads the sum when there is one. ``in_place``: the index of an input nothing else reads,
+    whose buffer the sum overwrites (the planner decides); the ReLU runs in the same buffer."""
+
+    def __init__(self, layer, act=None, in_place=None, **flags):
+        super().__init__(layer, **flags)
+        self.relu, self.in_place = act is not None, in_place
+        self.layers = (layer,) if act is None else (layer, act)
+
+    @classmethod
+    def takes(cls, layer):
+        return len(layer.input_shape) == 2 and layer.input_shape[0] == layer.input_shape[1]
+
+    @classmethod
+    def ends_in_relu(cls, layers):
+        return len(layers) == 2
+
+    @classmethod
+    def keeps_output(cls, layers):
+        return len(layers) == 2
+
+    def forward(self, xs, training):
+        y = np.add(xs[0], xs[1], out=None if self.in_place is None else xs[self.in_place])
+        if self.relu:
+            np.maximum(y, 0, out=y)
+        return y, (y if self.relu and training else None)
+
+    def backward(self, dy, y):
+        if y is not None and not self.activation_grad_given:
+            dy = relu_backward(dy, y)
+        return [dy, dy], []  # one array for both inputs: the plan never changes a gradient in place
 
 
 class FastMaxPool(FastStep):
@@ -144,6 +254,10 @@ class FastBatchNormalization(FastStep):
         y, mean, var, cache = normalization.batchnorm_forward(x, gamma, beta, bn.epsilon, workspace(self))
         return y, (cache, mean, var)
 
+    @classmethod
+    def keeps_output(cls, layers):
+        return False
+
     def backward(self, dy, cache):
         if cache is None:
             dx, grads = self.layer.backward(dy, None)
@@ -158,5 +272,5 @@ class FastBatchNormalization(FastStep):
 
 
 STEPS = {Conv2D: FusedConvPool, MaxPooling2D: FastMaxPool, Dense: FastDense, Dropout: FastDropout,
-         BatchNormalization: FastBatchNormalization}
+         BatchNormalization: FastBatchNormalization, Add: FastAdd}
 """The tuned step for each layer type (exact types: a subclass keeps its own forward/backward)."""

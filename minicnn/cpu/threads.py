@@ -6,6 +6,11 @@ whole chunks of the batch (patch copy, matrix product, bias, ReLU) keep every co
 provided BLAS itself runs one thread per call while they do (else the threads oversubscribe
 the cores and wait on each other at every small product).
 
+Results never depend on the number of threads, nor on other calls running at the same time:
+every product runs on one BLAS thread (a BLAS cuts a product among its threads, and with the cut
+its rounding changes), and the work is cut into chunks by its size alone (which rows a BLAS
+kernel tiles together, and the order in which partial sums are added, follow the chunks).
+
 The number of workers is ``MINICNN_NUM_THREADS`` (default: the number of cores); 1 turns
 threading off. Only the CPU-tuned steps (minicnn.cpu) use this module.
 """
@@ -57,9 +62,29 @@ def _blas_controller():
         try:
             from threadpoolctl import ThreadpoolController
             _state["blas"] = ThreadpoolController()
-        except ImportError:  # without threadpoolctl, chunks run on one thread (see run_chunks)
+        except ImportError:  # without threadpoolctl, BLAS keeps its own thread count
             _state["blas"] = False
     return _state["blas"]
+
+
+def _change_blas(change):
+    """Run ``change`` (a limit, or its restore) so that it takes effect from this thread.
+
+    OpenBLAS's own (pthreads) pool is process-wide, and threadpoolctl >= 3.8 lets only one thread
+    (the first to set a limit) change it, silently ignoring the others: a call from any other thread
+    would run BLAS on every core, cut each product differently and round it differently. The limit
+    here is shared by all calling threads and counted under _lock, so whichever thread changes it
+    takes control for the change and gives it back."""
+    try:
+        from threadpoolctl import OpenBLASController
+        clear = OpenBLASController.clear_controlling_thread
+    except (ImportError, AttributeError):  # threadpoolctl < 3.8: any thread may change it
+        return change()
+    clear(force=True)
+    try:
+        return change()
+    finally:
+        clear()
 
 
 def in_worker():
@@ -69,17 +94,18 @@ def in_worker():
 
 @contextlib.contextmanager
 def cpu_threads():
-    """The context of a whole CPU step: BLAS at one thread per call while our workers spread the
-    batch over the cores (idle OpenBLAS threads spin and would steal them). Re-entrant and shared
-    by calling threads: the first in limits BLAS, the last out restores it. Tunes malloc once."""
+    """The context of a whole CPU step: BLAS at one thread per call, whatever the number of workers,
+    so a product is cut and rounded the same way by any thread count (and idle OpenBLAS threads,
+    which spin, steal no core from our workers). Re-entrant and shared by calling threads: the
+    first in limits BLAS, the last out restores it. Tunes malloc once."""
     tune_malloc()
-    controller = _blas_controller() if num_threads() > 1 else False
+    controller = _blas_controller()
     if not controller:
         yield
         return
     with _lock:
         if _state["users"] == 0:
-            _state["limit"] = controller.limit(limits=1, user_api="blas")
+            _state["limit"] = _change_blas(lambda: controller.limit(limits=1, user_api="blas"))
         _state["users"] += 1
     try:
         yield
@@ -87,7 +113,8 @@ def cpu_threads():
         with _lock:
             _state["users"] -= 1
             if _state["users"] == 0:
-                _state.pop("limit").restore_original_limits()
+                limit = _state.pop("limit")
+                _change_blas(limit.restore_original_limits)
 
 
 def run_chunks(fn, N, step):
@@ -98,8 +125,11 @@ def run_chunks(fn, N, step):
     """
     chunks = chunk_bounds(N, step)
     T = min(num_threads(), len(chunks))
-    if T == 1 or in_worker():
+    if in_worker():
         return [fn(lo, hi, 0) for lo, hi in chunks]
+    if T == 1:
+        with cpu_threads():
+            return [fn(lo, hi, 0) for lo, hi in chunks]
     results = [None] * len(chunks)
     # next() on an itertools.count is atomic under the GIL: each chunk index is handed out once.
     ticket = itertools.count()
@@ -141,6 +171,11 @@ def sum_in_order(arrays):
     return total
 
 
-def split(N, parts=None):
-    """A chunk size that splits N samples into ``parts`` (default: the worker count) near-equal chunks."""
-    return max(1, -(-N // (parts or num_threads())))
+# The fewest chunks a piece of work is cut into: a constant, not the worker count, since the cut
+# decides the rounding (see the module docstring). Two keeps two cores busy.
+PARTS = 2
+
+
+def split(N, parts=PARTS):
+    """A chunk size that splits N samples into ``parts`` near-equal chunks."""
+    return max(1, -(-N // parts))

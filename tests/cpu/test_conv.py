@@ -11,6 +11,7 @@ from minicnn.cpu.workspace import Workspace
 from minicnn.ops import conv as plain
 from minicnn.ops import pooling as plain_pooling
 
+from cpu.test_threads import alone_and_at_once, blas_set_by_the_main_thread, n_threads  # noqa: F401 (fixtures)
 from ops.test_conv import conv_configs
 
 
@@ -89,6 +90,25 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
         threads.set_num_threads(threads.default_num_threads())
     for other in outs[1:]:
         for a, b_ in zip(outs[0], other):
+            assert np.array_equal(a, b_)
+
+
+def test_results_do_not_depend_on_threads_or_other_calls(n_threads, blas_set_by_the_main_thread):
+    # The default chunks: a small batch is cut by its size, never by the worker count, and each
+    # chunk's product (1,600 x 55 x 8) is large enough for a BLAS to cut among its threads.
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((32, 12, 12, 6), dtype=np.float32)
+    Wk = rng.standard_normal((3, 3, 6, 8), dtype=np.float32)
+    b = rng.standard_normal(8, dtype=np.float32)
+    dy = rng.standard_normal((32, 5, 5, 8), dtype=np.float32)
+
+    def call():
+        with threads.cpu_threads():
+            y, cache = fast.conv2d_forward(x, Wk, b, relu=True, ws=Workspace(), pool=((2, 2), (2, 2)))
+            return (y, *fast.conv2d_backward(dy, cache, ws=Workspace()))
+    first, *others = alone_and_at_once(call, n_threads)
+    for other in others:
+        for a, b_ in zip(first, other):
             assert np.array_equal(a, b_)
 
 

@@ -1,6 +1,8 @@
-"""Worker threads, chunks and scratch buffers: results never depend on the number of threads, each
-chunk runs once, and scratch belongs to the calling thread."""
+"""Worker threads, chunks and scratch buffers: results never depend on the number of threads or on
+other calls running at once, BLAS runs one thread per product, each chunk runs once, and scratch
+belongs to the calling thread."""
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -15,6 +17,70 @@ from minicnn.utils import set_random_seed
 def n_threads():
     yield threads.set_num_threads
     threads.set_num_threads(threads.default_num_threads())
+
+
+def blas_threads():
+    """The largest thread count of the BLAS libraries loaded, as this thread sees it."""
+    from threadpoolctl import ThreadpoolController
+    return max(lib.num_threads for lib in ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+@pytest.fixture
+def blas_set_by_the_main_thread():
+    """BLAS's thread count set once from the main thread, as a program does with threadpoolctl (and
+    minicnn.distributed under mpiexec): threadpoolctl >= 3.8 then ignores OpenBLAS limits set from
+    other threads, unless they take control."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    threadpoolctl.threadpool_limits(blas_threads(), user_api="blas")
+    yield
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None), "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+def alone_and_at_once(call, n_threads):
+    """call()'s results: alone with 1, 2 and 3 workers, then from 6 threads at once (2 workers)."""
+    results = []
+    for n in (1, 2, 3):
+        n_threads(n)
+        results.append(call())
+    n_threads(2)
+    with ThreadPoolExecutor(6) as pool:
+        results += list(pool.map(lambda _: call(), range(12)))
+    return results
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_blas_runs_one_thread_per_product_in_every_thread(n, n_threads, blas_set_by_the_main_thread):
+    # A BLAS cuts a product among its threads and rounds it by the cut: every chunk must see BLAS
+    # at one thread, whichever thread calls and however many workers there are.
+    n_threads(n)
+    seen = []
+
+    def call():
+        seen.extend(threads.run_chunks(lambda lo, hi, t: blas_threads(), 4, 1))
+    call()
+    other = threading.Thread(target=call)
+    other.start()
+    other.join()
+    assert seen == [1] * 8
+
+
+def test_dense_products_do_not_depend_on_threads_or_other_calls(n_threads, blas_set_by_the_main_thread):
+    # Products large enough to be split over the workers, and for a BLAS to cut among its threads.
+    rng = np.random.default_rng(5)
+    x, Wk, b = (rng.standard_normal(s, dtype=np.float32) for s in [(96, 1024), (1024, 64), (64,)])
+    dy = rng.standard_normal((96, 64), dtype=np.float32)
+    assert x.shape[0] * Wk.size > dense.SPLIT_ABOVE
+
+    def call():
+        with threads.cpu_threads():
+            y, cache = dense.dense_forward(x, Wk, b)
+            return (y, *dense.dense_backward(dy, cache))
+    first, *others = alone_and_at_once(call, n_threads)
+    for other in others:
+        for a, b_ in zip(first, other):
+            assert np.array_equal(a, b_)
 
 
 @pytest.mark.parametrize("N, step", [(32, 3), (128, 3), (7, 7), (7, 2), (5, 1), (1, 4), (100, 64)])
