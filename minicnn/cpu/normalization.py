@@ -39,14 +39,17 @@ def batchnorm_forward(x, gamma, beta, eps, ws=None, relu=False):
     mean = sum_in_order(run_chunks(lambda lo, hi, t: column_sums(x2[lo:hi]), M, step)) / M
     xc = scratch(ws, "centred", x2.shape, x2.dtype)
 
+    y = np.empty_like(x2)
+
     def centre(lo, hi, t):
         c = xc[lo:hi]
         np.subtract(x2[lo:hi], mean, out=c)
-        return np.einsum("ij,ij->j", c, c)  # sum of squares without a temporary
+        # The squares go where this chunk's y will be written (in cache, no temporary); a product
+        # and a BLAS column sum beat einsum's short rows of C channels by about 2x.
+        return column_sums(np.multiply(c, c, out=y[lo:hi]))
     var = sum_in_order(run_chunks(centre, M, step)) / M
     inv_std = 1 / np.sqrt(var + eps)
     scale = gamma * inv_std
-    y = np.empty_like(x2)
 
     def normalise(lo, hi, t):
         # y = x_hat * gamma + beta with x_hat = xc * inv_std never stored: the backward takes
@@ -92,15 +95,17 @@ def batchnorm_backward(dy, cache):
     dy2 = dy.reshape(xc.shape)
     M = xc.shape[0]
     step = _row_chunks(dy2)
-    sums = run_chunks(lambda lo, hi, t: (column_sums(dy2[lo:hi]), np.einsum("ij,ij->j", dy2[lo:hi], xc[lo:hi])),
-                      M, step)
-    dbeta = sum_in_order([s[0] for s in sums])
-    dgamma = sum_in_order([s[1] for s in sums]) * inv_std  # sum(dy * x_hat), x_hat = xc * inv_std
+    dx = np.empty_like(dy2)  # also the scratch of the products dy * xc, in each chunk before its dx
+
+    def sums(lo, hi, t):
+        return column_sums(dy2[lo:hi]), column_sums(np.multiply(dy2[lo:hi], xc[lo:hi], out=dx[lo:hi]))
+    parts = run_chunks(sums, M, step)
+    dbeta = sum_in_order([s[0] for s in parts])
+    dgamma = sum_in_order([s[1] for s in parts]) * inv_std  # sum(dy * x_hat), x_hat = xc * inv_std
     # The standard closed form dx = a*dy - a*(dbeta + x_hat*dgamma)/M with a = gamma/std: the two
     # sums remove the gradient's components along the directions that normalising takes out of x.
     a = gamma * inv_std
     b, c = a * dgamma * inv_std / M, a * dbeta / M
-    dx = np.empty_like(dy2)
 
     def chunk(lo, hi, t):
         d = dx[lo:hi]
