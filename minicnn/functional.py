@@ -21,15 +21,19 @@ from minicnn.training import Trainer
 
 class Model(Trainer):
     """A model from ``inputs`` to ``outputs``: each a tensor, a list or a dict of tensors
-    (``keras.Input(...)`` and layer outputs). ``name`` defaults to ``functional``, ``functional_1``...
+    (``keras.Input(...)`` and layer outputs; a dict's are taken in the order of its keys, as Keras 3
+    does). ``name`` defaults to ``functional``, ``functional_1``... Keras 1's ``input=`` and
+    ``output=`` are accepted.
 
     Raises:
         ValueError: "Graph disconnected" when an output needs an input not listed, for two layers
             with one name, or for a cycle. TypeError: for inputs or outputs that are not symbolic.
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, input=None, output=None):
         super().__init__()
+        inputs = input if inputs is None else inputs  # Keras 1: Model(input=..., output=...)
+        outputs = output if outputs is None else outputs
         from minicnn.layers.base import unique_name
         self.name = name or unique_name(self._default_name())
         self._inbound_nodes = []
@@ -135,7 +139,15 @@ class Model(Trainer):
     # -- the model interface: what training, evaluation and saving use -------------------------
 
     def _ensure_built(self, x=None):
-        """Build the model if it is not (a Sequential learns its input shape from data ``x``)."""
+        """Build the model if it is not (a Sequential learns its input shape from data ``x``).
+
+        Raises:
+            TypeError: for a subclass of Model that made no graph (a ``call`` method of its own).
+        """
+        if self._graph is None:
+            raise TypeError(f"{type(self).__name__} has no graph: a Model made by subclassing, with layers used in "
+                            "a call() method, is not supported yet. Build it as keras.Model(inputs, outputs) from "
+                            "keras.Input(...) tensors, or as a Sequential.")
 
     def _model_graph(self):
         """The graph the planner turns into steps."""
