@@ -104,7 +104,7 @@ def ours(make, kind, data, is_loss):
         _, fn = metrics.get(make(), "mse")
         return (float(fn(y[:40], p[:40])) + float(fn(y[40:], p[40:]))) / 64, None
     loss = make()
-    value, grad = loss(loss.prepare_targets(y, p.shape[-1], p.dtype), p)
+    value, grad = loss.value_and_gradient(loss.prepare_targets(y, p.shape[-1], p.dtype), p)
     return float(value), grad
 
 

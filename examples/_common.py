@@ -1,9 +1,11 @@
 """Shared command-line handling of the examples: data choice, backend, timing, plots.
 
+Not an example itself: the examples import it (run one of them, e.g. ``examples/mnist_conv.py``).
 Every example takes the same flags: ``--epochs --batch-size --data --backend --plot --seed`` and
 ``--limit N`` (train on the first N samples, test on the first N/4: a quick run).
 """
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -123,16 +125,23 @@ def report(model, args, history, test, train_time):
     return score
 
 
-def run_mnist_example(description, build_model, optimizer, epochs=12, argv=None):
-    """An MNIST example from start to end: flags, data, summary, compile, train, test report.
+def run_mnist_example(description, build_model, optimizer, epochs=12, argv=None, save=None):
+    """An MNIST example from start to end: flags, data, summary, compile, train, test report, save.
 
     Args:
         description: the first line of the example's docstring (its --help text).
         build_model: a function returning the uncompiled Sequential model.
         optimizer: the optimizer name or object given to ``compile``.
         epochs: the default of ``--epochs``.
+        save: the default of ``--save``, the file the trained model is saved to with ``model.save``
+            (None: saved only when ``--save PATH`` is given; ``--no-save`` turns saving off).
     """
-    args = parser(description, epochs=epochs).parse_args(argv)
+    p = parser(description, epochs=epochs)
+    default = f"default {save}" if save else "default: not saved"
+    p.add_argument("--save", default=save, metavar="NPZ",
+                   help=f"save the trained model there, for minicnn.models.load_model ({default})")
+    p.add_argument("--no-save", dest="save", action="store_const", const=None, help="do not save the model")
+    args = p.parse_args(argv)
     setup(args)
     data, text = load_mnist(args.data)
     print(text)
@@ -140,4 +149,14 @@ def run_mnist_example(description, build_model, optimizer, epochs=12, argv=None)
     model = build_model()
     model.summary()
     model.compile(loss="categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
-    return train_and_report(model, args, train, test)
+    result = train_and_report(model, args, train, test)
+    if args.save:
+        model.save(args.save)
+        print(f"Model saved to {Path(args.save).resolve()} (minicnn.models.load_model reads it back)")
+    return result
+
+
+if __name__ == "__main__":
+    print(f"{Path(__file__).name} is the examples' shared helper module, not an example: run one of the "
+          "examples beside it, e.g. python examples/mnist_conv.py --help", file=sys.stderr)
+    sys.exit(2)

@@ -3,6 +3,9 @@
     python examples/mnist_conv.py                  # full MNIST if cached/downloadable, else the embedded sample
     python examples/mnist_conv.py --data sample    # the embedded 10k sample (no network, no files)
     python examples/mnist_conv.py --data ~/mnist.npz --epochs 12 --plot
+
+Like the README's first example, it saves the trained model to ``mnist_cnn.npz`` in the current
+folder (``--save PATH`` elsewhere, ``--no-save`` not at all) and prints where.
 """
 import os
 import sys
@@ -30,7 +33,7 @@ def build_model():
 
 
 def main(argv=None):
-    run_mnist_example(__doc__.splitlines()[0], build_model, "adadelta", argv=argv)
+    run_mnist_example(__doc__.splitlines()[0], build_model, "adadelta", argv=argv, save="mnist_cnn.npz")
 
 
 if __name__ == "__main__":

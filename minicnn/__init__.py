@@ -27,7 +27,8 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
         return importlib.import_module(f"minicnn.{name}")
-    raise AttributeError(f"module 'minicnn' has no attribute {name!r}")
+    from minicnn.missing import attribute_error
+    raise attribute_error("minicnn", name, [n for n in globals() if not n.startswith("_")] + list(_LAZY))
 
 __all__ = ["Model", "Sequential", "load_model", "model_from_json", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
            "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input",

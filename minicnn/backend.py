@@ -169,7 +169,29 @@ def _init_from_env():
 _init_from_env()
 
 
+def clear_session(free_memory=True):
+    """Reset automatic layer names, as Keras's ``keras.backend.clear_session`` does: the next
+    ``Dense`` is named ``dense`` again.
+
+    Args:
+        free_memory: also run Python's garbage collector (Keras 3's default, True), so the arrays
+            of models no longer referenced are freed now.
+    """
+    from minicnn.layers import base  # at call time: minicnn.layers imports this module
+    base.clear_session()
+    if free_memory:
+        import gc
+        gc.collect()
+
+
 def synchronize():
     """Wait for queued GPU work to finish (for timing); a no-op on the NumPy backend."""
     if _state["backend"] == "cupy":
         _import_cupy().cuda.get_current_stream().synchronize()
+
+
+def __getattr__(name):
+    """A name minicnn lacks (Keras 2's ``K.sum``, ...): an AttributeError naming the closest and the planned."""
+    from minicnn.missing import attribute_error
+    have = [n for n, v in globals().items() if not n.startswith("_") and callable(v)]
+    raise attribute_error("minicnn.backend", name, have)

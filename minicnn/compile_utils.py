@@ -12,6 +12,7 @@ import numbers
 from typing import NamedTuple
 
 from minicnn import losses as losses_mod, metrics as metrics_mod
+from minicnn.data_checks import warn
 
 
 class Metric(NamedTuple):
@@ -62,7 +63,8 @@ def resolve(loss, loss_weights, metrics, output_names):
 
     Raises:
         ValueError/TypeError: for a missing loss, names that are not outputs, lists of the wrong
-            length, non-numeric loss weights, and unknown losses or metrics.
+            length, non-numeric loss weights, and unknown losses or metrics; TypeError for
+            ``metrics`` that is none of a list, a dict, a name, a metric object or a function.
     """
     if loss is None:
         raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'.")
@@ -77,6 +79,11 @@ def resolve(loss, loss_weights, metrics, output_names):
     weights = [1.0 if w is None else float(w) for w in weights]
     if isinstance(metrics, str):
         metrics = [metrics]
+    # Keras 3 takes only a list, tuple or dict (a ValueError otherwise); minicnn also takes one metric.
+    if metrics is not None and not isinstance(metrics, (list, tuple, dict)) and not callable(metrics):
+        raise TypeError(f"compile: metrics must be a list of metrics (names such as 'accuracy', metric objects or "
+                        f"functions), or a dict of them keyed by output name; got metrics={metrics!r} "
+                        f"({type(metrics).__name__}). E.g. metrics=['accuracy'].")
     if multi and isinstance(metrics, (list, tuple)) and any(isinstance(m, (list, tuple)) for m in metrics):
         per_output = _per_output(metrics, output_names, "metrics", False)  # a list of lists
     else:
@@ -92,3 +99,37 @@ def resolve(loss, loss_weights, metrics, output_names):
     trained = [k for k, l in enumerate(losses) if l is not None]
     output_losses = [(f"{output_names[k]}_loss", k) for k in trained] if len(trained) > 1 else []
     return Objectives(losses, weights, resolved, output_losses)
+
+
+def output_layers(model):
+    """The layer that makes each of ``model``'s outputs (inside a nested model, that model's own),
+    or the last layer of a Sequential that is not built yet."""
+    if model.built:
+        ends = [(t.node.layer, t.index) for t in model._model_graph().outputs]
+    else:
+        ends = [(model.layers[-1] if model.layers else None, 0)]
+    layers = []
+    for layer, index in ends:
+        while getattr(layer, "_graph", None) is not None:  # a nested model: the layer making its output
+            t = layer._graph.outputs[index]
+            layer, index = t.node.layer, t.index
+        layers.append(layer)
+    return layers
+
+
+def warn_if_logits_after_probabilities(objectives, output_layers, output_names):
+    """Warn, naming the layer, where a loss takes logits (``from_logits=True``) but its output's last
+    layer ends in a softmax or sigmoid: the model outputs probabilities, which the loss then squashes
+    a second time, and training runs on without an error, slowly and toward the wrong values.
+
+    ``output_layers``: the layer that makes each output (``None`` where unknown).
+    """
+    for name, loss, layer in zip(output_names, objectives.losses, output_layers):
+        if loss is None or not getattr(loss, "from_logits", False) or layer is None:
+            continue
+        activation = "softmax" if type(layer).__name__ == "Softmax" else getattr(layer, "activation", None)
+        if activation in ("softmax", "sigmoid"):
+            warn(f"compile: the loss {type(loss).__name__}(from_logits=True) of output '{name}' expects logits "
+                 f"(raw scores), but the output's layer '{layer.name}' ends in a {activation}, so it outputs "
+                 f"probabilities. Remove the {activation} from '{layer.name}' (activation=None), or use "
+                 "from_logits=False.")

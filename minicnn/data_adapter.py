@@ -12,6 +12,7 @@ import numpy as np
 
 from minicnn import distributed
 from minicnn import random as mrandom
+from minicnn.data_checks import warn
 from minicnn.backend import is_cupy_array
 from minicnn.utils.data_utils import Sequence
 from minicnn.utils.prefetch import Prefetcher
@@ -35,17 +36,29 @@ def is_source(data):
         hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape"))
 
 
+def check_steps(steps, what):
+    """``steps`` (None, or a number of batches) as an int or None; ValueError unless positive."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1):
+        raise ValueError(f"{what} must be a positive integer (a number of batches) or None, got {steps!r}.")
+    return None if steps is None else int(steps)
+
+
 class ArrayBatches:
     """Batches of arrays: ``x`` and ``y`` are lists (an array per input and per output, None for an
-    output without targets); ``steps`` (steps_per_epoch) may cut an epoch short. ``local``: the
-    arrays are this rank's share already (validation), not to be split again."""
+    output without targets); ``steps`` (steps_per_epoch, named ``what`` in errors) may cut an epoch
+    short. ``local``: the arrays are this rank's share already (validation), not to be split again.
+
+    Raises:
+        ValueError: for ``steps`` that is not a positive integer.
+    """
 
     class_weight = None  # folded into ``weight`` already
 
-    def __init__(self, x, y, weight, batch_size, shuffle, steps=None, local=False):
+    def __init__(self, x, y, weight, batch_size, shuffle, steps=None, local=False, what="steps"):
         self.x, self.y, self.weight, self.batch_size, self.shuffle = x, y, weight, batch_size, shuffle
         self.local = local
         batches = -(-x[0].shape[0] // batch_size)
+        steps = check_steps(steps, what)
         self.steps = batches if steps is None else min(steps, batches)
 
     def epoch(self):
@@ -62,17 +75,28 @@ class ArrayBatches:
 
 
 class SourceBatches:
-    """Batches read from a generator, an iterator or a Sequence, on a worker thread."""
+    """Batches read from a generator, an iterator or a Sequence, on a worker thread.
+
+    A Sequence is indexed afresh each epoch (wrapping round past its end); a generator is read on,
+    and one that runs out before ``steps`` batches ends the epoch there with Keras's warning.
+
+    Raises:
+        ValueError: for a Sequence of length 0, a generator without ``steps`` (named ``what``), or
+            ``steps`` that is not a positive integer.
+    """
 
     def __init__(self, source, steps, what="steps_per_epoch", class_weight=None):
         if isinstance(source, Sequence) or not hasattr(source, "__next__"):
+            if len(source) == 0:
+                raise ValueError(f"The Sequence {type(source).__name__} has length 0 (its __len__ returned 0), so it "
+                                 "has no batches: __len__ must return the number of batches in an epoch, e.g. "
+                                 "math.ceil(len(self.x) / self.batch_size).")
             steps = len(source) if steps is None else steps
         elif steps is None:
             raise ValueError(f"A generator or iterator never says when an epoch ends: pass {what}=..., the number "
                              "of batches to draw per epoch (e.g. len(x_train) // batch_size).")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"{what} must be a positive integer, got {steps!r}.")
-        self.source, self.steps, self.class_weight = source, int(steps), class_weight
+        self.source, self.steps, self.class_weight = source, check_steps(steps, what), class_weight
+        self.what = what
 
     def epoch(self):
         seq = source = self.source
@@ -80,12 +104,36 @@ class SourceBatches:
             seq.on_epoch_begin()
         if not hasattr(seq, "__next__"):  # a Sequence: batch i, wrapping round past its end
             source = (seq[i % len(seq)] for i in range(self.steps))
+        count = 0
         with Prefetcher(source, steps=self.steps) as batches:
             for item in batches:
                 x, y, weight = unpack(item)
+                count += 1
                 yield Batch(x, y, weight, 1 / distributed.size(), _length(x), False)
+        if count < self.steps:  # (not reached when the consumer stops early: the generator is closed)
+            self._ran_out(count)
         if hasattr(self.source, "on_epoch_end"):
             self.source.on_epoch_end()
+
+    def _ran_out(self, count):
+        """A generator gave ``count`` < steps batches: warn (training) or refuse (nothing to evaluate)."""
+        name = type(self.source).__name__
+        need = f"`{self.what}`" if self.what == "steps" else f"`{self.what} * epochs`"
+        fix = (f"Make sure that your dataset or generator can generate at least {need} batches: "
+               "loop over the data (`while True:` in a generator), or pass a minicnn.utils.Sequence, which is "
+               "read afresh each epoch.")
+        if self.what != "steps_per_epoch":
+            if count == 0:
+                raise ValueError(f"The {name} passed as data gave no batch ({self.what}={self.steps}): it has run "
+                                 f"out (a generator runs once). {fix}")
+            warn(f"Your input ran out of data: the {name} gave {count} of {self.what}={self.steps} batches, and the "
+                 f"results cover those {count}. {fix}")
+        elif count == 0:
+            warn(f"Your input ran out of data; interrupting training. The {name} gave no batch for this epoch (it "
+                 f"ran out in an earlier one), so training stops here. {fix}")
+        else:
+            warn(f"Your input ran out of data; interrupting training. The {name} gave {count} batches in this epoch, "
+                 f"fewer than steps_per_epoch={self.steps}, so the epoch ends after those {count}. {fix}")
 
 
 def _length(x):

@@ -4,6 +4,9 @@ Integer and uint8 images are accepted and converted to float32 batch by batch (a
 so a (60000, 28, 28) uint8 array never needs a float copy of its own; they are not scaled.
 """
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -38,12 +41,41 @@ def check_finite(a, what):
                      "Clean or impute the data before training (e.g. np.nan_to_num).")
 
 
-def check_batch_size(batch_size):
+def check_batch_size(batch_size, what="batch_size"):
+    """``batch_size`` as an int; TypeError unless an integer, ValueError below 1 (``what``: its name)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise TypeError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        raise TypeError(f"{what} must be a positive integer, got {batch_size!r}.")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        raise ValueError(f"{what} must be at least 1, got {batch_size}.")
     return int(batch_size)
+
+
+def check_verbose(verbose):
+    """fit/evaluate/predict's ``verbose`` as 0, 1 or 2: ``"auto"`` is 1, as in Keras 3 (its
+    ProgbarLogger; Keras 2 chose 2 under a ParameterServerStrategy only), and True/False are 1/0.
+
+    Raises:
+        ValueError: for another string or number. TypeError: for another type.
+    """
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, numbers.Integral)) and verbose in (0, 1, 2):
+        return int(verbose)
+    message = (f"verbose must be 0 (silent), 1 (a progress bar), 2 (one line per epoch) or 'auto' (1), "
+               f"got {verbose!r}.")
+    raise (ValueError if isinstance(verbose, (str, numbers.Integral)) else TypeError)(message)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message, category=UserWarning):
+    """``warnings.warn`` pointed at the user's line: the first caller outside minicnn (Python 3.12's
+    ``skip_file_prefixes``), however deep inside fit the warning arises."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def check_same_length(x, y, names=("x", "y")):
@@ -149,8 +181,9 @@ def sample_weights(sample_weight, class_weight, y, n):
     the class of a sample being its one-hot argmax or its integer label), or None without either.
 
     Raises:
-        ValueError: for weights of the wrong shape, negative or non-finite ones, or a class of the
-        data that class_weight does not name (as Keras 2 does).
+        ValueError: for weights of the wrong shape, negative or non-finite ones (in sample_weight or
+        class_weight: a negative weight trains toward a loss without bound), or a class of the data
+        that class_weight does not name (as Keras 2 does).
     """
     if sample_weight is None and class_weight is None:
         return None
@@ -174,6 +207,11 @@ def sample_weights(sample_weight, class_weight, y, n):
     if class_weight is not None:
         if not isinstance(class_weight, dict):
             raise TypeError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}.")
+        bad = {k: v for k, v in class_weight.items()
+               if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0}
+        if bad:
+            raise ValueError(f"class_weight must give each class a finite, non-negative weight; got {bad}. A "
+                             "negative weight trains that class toward a loss without bound: use 0 to ignore a class.")
         yh = to_numpy(y)
         labels = (yh.argmax(axis=-1) if yh.ndim > 1 and yh.shape[-1] > 1 else
                   np.rint(yh.reshape(-1) if yh.size == n else (yh.reshape(n, -1)[:, 0] > 0.5))).astype(int)

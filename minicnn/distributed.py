@@ -110,11 +110,18 @@ def barrier():
 
 def allreduce(array, op="mean"):
     """The element-wise sum (``op="sum"``) or mean (``"mean"``) of ``array`` over all ranks, as a new
-    array of the same shape and dtype on every rank. NumPy arrays go over MPI, CuPy arrays over NCCL."""
+    array of the same shape and dtype on every rank. NumPy arrays go over MPI, CuPy arrays over NCCL.
+
+    Raises:
+        ValueError: for another ``op``. TypeError: for data that is not numbers (a string...).
+    """
     if op not in ("sum", "mean"):
         raise ValueError(f"allreduce op must be 'sum' or 'mean', got {op!r}.")
     xp = get_array_module(array)
     out = xp.array(array, copy=True, order="C")
+    if out.dtype.kind not in "biufc":
+        raise TypeError(f"allreduce sums numbers, but got {type(array).__name__} data of dtype {out.dtype}: "
+                        "pass a numeric array or a number.")
     if size() > 1:
         allreduce_sum_(out)
         if op == "mean":
@@ -136,7 +143,15 @@ def allreduce_sum_(buf):
 
 def broadcast(array, root=0):
     """``array`` as it is on rank ``root``, on every rank: filled in place where it is a C-contiguous
-    array (returned too), else a new array. Scalars and other Python objects are broadcast as objects."""
+    array (returned too), else a new array. Scalars and other Python objects are broadcast as objects.
+
+    Raises:
+        ValueError: for a ``root`` that is not a rank of this job (0 to size() - 1), on every rank:
+            a wrong root would leave the ranks waiting on each other.
+    """
+    if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or not 0 <= root < size():
+        raise ValueError(f"broadcast: root={root!r} is not a rank of this job, whose ranks are 0 to {size() - 1} "
+                         f"(size() = {size()}); pass the rank that holds the data, e.g. root=0.")
     if size() == 1:
         return array
     if is_cupy_array(array):

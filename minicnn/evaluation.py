@@ -91,12 +91,14 @@ class Evaluator:
             return self.output_names
         return [t.node.layer.name for t in self._graph.inputs] if self._graph is not None else ["input"]
 
-    def _check_x(self, x, what="x"):
-        """The inputs as a list of checked arrays with one number of samples."""
+    def _check_x(self, x, what="x", finite=True):
+        """The inputs as a list of checked arrays with one number of samples; ``finite``: also scan
+        them for NaN and inf."""
         xs = self._as_list(x, "input", what)
         for k, a in enumerate(xs):
             xs[k] = checks.as_array(a, self._what(what, "input", k, len(xs)))
-            checks.check_finite(xs[k], what)
+            if finite:
+                checks.check_finite(xs[k], what)
         if self._graph is None:
             self._ensure_built(xs[0])
         for k, (a, t) in enumerate(zip(xs, self._graph.inputs)):
@@ -214,9 +216,7 @@ class Evaluator:
         sums = [loss_values[k] * n for _, k in self._objectives.output_loss_names]
         if weight is None:
             return sums + [m.fn(ys[m.output], outs[m.output]) for m in self._metrics] + [n]
-        rows = range(n)  # each sample's value (a weighted run's extra cost)
-        return sums + [sum(weight[i] * m.fn(ys[m.output][i:i + 1], outs[m.output][i:i + 1]) for i in rows)
-                       for m in self._metrics] + [weight.sum()]
+        return sums + [m.fn(ys[m.output], outs[m.output], weight) for m in self._metrics] + [weight.sum()]
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None,
                  return_dict=False, workers=1, use_multiprocessing=False, max_queue_size=10):
@@ -225,6 +225,7 @@ class Evaluator:
         ``return_dict=True``. ``sample_weight`` (N,) weighs each sample. Keras 2's ``workers``,
         ``use_multiprocessing`` and ``max_queue_size`` are accepted and ignored."""
         self._require_compiled("evaluate")
+        verbose = checks.check_verbose(verbose)
         batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
         logs = self._evaluate_batches(self._evaluation_adapter(x, y, sample_weight, batch_size, steps),
                                       verbose if distributed.is_main() else 0)
@@ -265,7 +266,8 @@ class Evaluator:
         """Outputs for x in batches of ``batch_size`` (default 32), as a NumPy array (N, *output_shape);
         or for the inputs of a generator or Sequence (``steps`` batches of x or (x, ...)); ``workers``,
         ``use_multiprocessing`` and ``max_queue_size`` are Keras 2's, accepted and ignored. Memory
-        stays bounded by one batch's activations whatever N is."""
+        stays bounded by one batch's activations whatever N is. ``verbose``: 0, 1, 2 or ``"auto"`` (1)."""
+        verbose = checks.check_verbose(verbose)
         batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
         if data_adapter.is_source(x):
             source = data_adapter.SourceBatches(x, steps, "steps")
@@ -314,15 +316,22 @@ class Evaluator:
         return self.predict(x, batch_size=max(1, len(self._check_x(x)[0])))
 
     def __call__(self, x, training=False):
-        """On arrays, a forward pass on a batch on the current backend (no batching, no conversion);
-        on symbolic tensors, the model as one layer of a new graph (Keras's functional API).
+        """On arrays, a forward pass on one batch (no batching), returned on the weights' backend; on
+        symbolic tensors, the model as one layer of a new graph (Keras's functional API).
+
+        The arrays are checked as :meth:`predict` checks them, with the same messages (a single
+        image without its batch axis, a wrong image size...), and integer/uint8 ones converted to
+        the model's float dtype. NaN and inf are not looked for: as in Keras, they give NaN
+        outputs (and the scan would cost a GPU synchronisation on every call).
 
         ``training=True`` runs the layers in training mode (dropout masks, batch statistics), as
         Keras's ``model(x, training=True)``, but leaves BatchNormalization's moving statistics as
         they are: those change in ``fit`` and ``train_on_batch`` only.
+
+        Raises:
+            ValueError/TypeError: for inputs that predict refuses.
         """
         if graph.is_symbolic(x):
             return graph.call_symbolic(self, x)
-        xs = self._as_list(x, "input", "x")
-        self._ensure_built(xs[0])
+        xs = self._to_batch(self._check_x(x, finite=False))
         return self._output_structure(self._forward(xs, training=training))

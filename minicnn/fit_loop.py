@@ -4,13 +4,13 @@ The step itself, forward, loss, backward and update, is :meth:`minicnn.training.
 """
 import contextlib
 import types
-import warnings
 
 import numpy as np
 
 from minicnn import data_adapter, distributed
 from minicnn import data_checks as checks
 from minicnn.callbacks import CallbackList, History
+from minicnn.callbacks.callback_list import as_callback_list
 from minicnn.evaluation import Evaluator
 from minicnn.utils.interrupt import deferred_interrupt
 from minicnn.utils.progbar import Progbar
@@ -19,7 +19,7 @@ from minicnn.utils.progbar import Progbar
 class FitLoop(Evaluator):
     """fit (and Keras 2's fit_generator) for :class:`minicnn.training.Trainer`."""
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
             initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
             validation_freq=1, nb_epoch=None):
@@ -33,12 +33,19 @@ class FitLoop(Evaluator):
         ({class: weight}) and ``sample_weight`` (N,) weigh each sample's loss and metrics.
         ``validation_freq``: validate every k-th epoch, or at the listed (1-based) epochs.
         ``nb_epoch`` is Keras 1's name for ``epochs``. Integer/uint8 inputs are converted to
-        float32 batch by batch, not scaled: divide images by 255 yourself.
+        float32 batch by batch, not scaled: divide images by 255 yourself. ``verbose``: 0, 1 (a
+        progress bar), 2 (a line per epoch) or ``"auto"`` (1, as in Keras 3). ``callbacks``: a list
+        of callbacks, or one.
+
+        Warns:
+            when ``initial_epoch >= epochs`` (nothing to train), and when a generator runs out of
+            batches before ``steps_per_epoch`` (the epoch ends there, as in Keras).
 
         Raises:
             RuntimeError: before compile. ValueError/TypeError: for invalid data or arguments.
         """
         self._require_compiled("fit")
+        verbose = checks.check_verbose(verbose)
         batch_size, n = checks.check_batch_size(32 if batch_size is None else batch_size), distributed.size()
         if n > 1 and not data_adapter.is_source(x) and batch_size % n:
             raise ValueError(f"batch_size={batch_size} is the global batch, split over {n} ranks: make it "
@@ -46,9 +53,16 @@ class FitLoop(Evaluator):
         with self._training("fit"):
             epochs = nb_epoch if nb_epoch is not None else epochs
             epochs, initial_epoch = checks.check_epochs(epochs, initial_epoch)
+            if validation_batch_size is not None:
+                validation_batch_size = checks.check_batch_size(validation_batch_size, "validation_batch_size")
             train, val = self._fit_data(x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch,
                                         validation_split, validation_data, validation_steps,
                                         validation_batch_size or batch_size)
+            if initial_epoch >= epochs:  # Keras 3 returns an empty History without a word
+                checks.warn(f"fit(epochs={epochs}, initial_epoch={initial_epoch}) trains nothing: epochs is the "
+                            "epoch to stop at, not a number of epochs to run, so training runs from initial_epoch "
+                            f"up to epochs. To train n more epochs, pass epochs=initial_epoch + n (e.g. "
+                            f"epochs={initial_epoch + 1}).")
             return self._fit(train, val, epochs, initial_epoch, verbose if distributed.is_main() else 0,
                              callbacks, _validation_epochs(validation_freq, epochs))
 
@@ -78,7 +92,7 @@ class FitLoop(Evaluator):
             val, validation_split = None, checks.check_validation_split(validation_split)
             if validation_split and validation_data is None:
                 x, y, weight, val = _split(x, y, weight, validation_split)
-            train = data_adapter.ArrayBatches(x, y, weight, batch_size, shuffle, steps)
+            train = data_adapter.ArrayBatches(x, y, weight, batch_size, shuffle, steps, what="steps_per_epoch")
             if val is not None:
                 validation_data = val
         return train, self._validation_adapter(validation_data, validation_steps, validation_batch_size)
@@ -86,6 +100,7 @@ class FitLoop(Evaluator):
     def _validation_adapter(self, data, steps, batch_size):
         if data is None:
             return None
+        steps = data_adapter.check_steps(steps, "validation_steps")
         if data_adapter.is_source(data):
             return self._evaluation_adapter(data, None, None, batch_size, steps, what="validation_steps")
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
@@ -99,7 +114,7 @@ class FitLoop(Evaluator):
     def _fit(self, train, val, epochs, initial_epoch, verbose, callbacks, validate_at):
         history = History()
         # History goes last, as in Keras, so it records what other callbacks add (learning_rate).
-        cbs = CallbackList([*(callbacks or []), history], model=self,
+        cbs = CallbackList([*as_callback_list(callbacks), history], model=self,
                            params={"epochs": epochs, "steps": train.steps, "verbose": verbose})
         self.history, self.stop_training, self._resume_epoch = history, False, None
         distributed.sync_model(self)  # every rank starts from rank 0's weights and optimizer state
@@ -113,9 +128,9 @@ class FitLoop(Evaluator):
         with interrupts as interrupted, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             try:
                 for epoch in range(initial_epoch, epochs):
-                    self._fit_epoch(epoch, epochs, train, val if epoch + 1 in validate_at else None, verbose,
-                                    cbs, interrupted)
-                    if self.stop_training or interrupted.set:
+                    ran = self._fit_epoch(epoch, epochs, train, val if epoch + 1 in validate_at else None, verbose,
+                                          cbs, interrupted)
+                    if not ran or self.stop_training or interrupted.set:
                         break
             finally:
                 self._release()
@@ -126,12 +141,13 @@ class FitLoop(Evaluator):
         return history
 
     def _fit_epoch(self, epoch, epochs, train, val, verbose, cbs, interrupted):
-        """One epoch of :meth:`fit`: batches, progress, validation, epoch callbacks."""
+        """One epoch of :meth:`fit`: batches, progress, validation, epoch callbacks. Returns False when
+        the input gave no batch (a generator that ran out in an earlier epoch: data_adapter warned)."""
         cbs.on_epoch_begin(epoch)
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         bar = Progbar(train.steps, verbose=verbose, stateful_metrics=self.metrics_names)
-        loss_sum, count_sums, seen, step = 0.0, [0] * self._n_sums(), 0, 0
+        loss_sum, count_sums, seen, step = 0.0, [0] * self._n_sums(), 0, -1
         batch_logs_wanted = cbs.wants_batch_logs()
         for step, batch in enumerate(train.epoch()):
             cbs.on_train_batch_begin(step)
@@ -147,9 +163,11 @@ class FitLoop(Evaluator):
                 bar.update(step + 1, sorted(logs.items()), finalize=False)
             if self.stop_training or interrupted.set:
                 break
+        if step < 0:
+            return False
         logs = self._logs(loss_sum, count_sums, seen, across_ranks=True)
         if interrupted.set:
-            return
+            return True
         distributed.average_moving_statistics(self)
         if val is not None:
             logs.update({"val_" + k: v for k, v in self._evaluate_batches(val).items()})
@@ -157,6 +175,7 @@ class FitLoop(Evaluator):
         # and that line shows what they add to the logs.
         logs = cbs.on_epoch_end(epoch, logs)
         bar.update(step + 1, sorted(logs.items()), finalize=True)
+        return True
 
     def _fit_step(self, batch, class_weight):
         """One training step on a Batch from an adapter (a rank with no sample only joins in)."""
@@ -194,10 +213,10 @@ def _warn_if_unscaled(x):
     """Warn once per process about integer images above 1: they train, but poorly, unscaled."""
     if x.dtype.kind in "iu" and not _warned["unscaled"] and x.max() > 1:
         _warned["unscaled"] = True
-        warnings.warn(
+        checks.warn(  # pointed at the user's fit line, however deep inside fit this runs
             f"fit got integer inputs ({x.dtype}) with values up to {int(x.max())}. They are converted to "
             "float32 but not scaled, and unscaled images train poorly; divide them first, e.g. "
-            "x.astype('float32') / 255.", UserWarning, stacklevel=5)
+            "x.astype('float32') / 255.")
 
 
 _warned = {"unscaled": False}

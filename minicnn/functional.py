@@ -245,6 +245,10 @@ class Model(Trainer):
                 named.setdefault(id(a), (name, a))
         return list(named.values())
 
+    def _named_trainable_weights(self):
+        trainable = {id(w) for w in self.trainable_weights}
+        return [(name, a) for name, a in self._named_weights() if id(a) in trainable]
+
     def get_weights(self):
         """Every weight as a NumPy array, in :attr:`weights` order."""
         return [backend.to_numpy(w).copy() for w in self.weights]

@@ -6,12 +6,13 @@ The lowercase functions give one value per sample, or per row for outputs (N, ..
 device, divided by the samples seen only when the progress display or a callback needs it; a
 sample's rows are averaged first, as Keras's mean metrics do.
 
-``"accuracy"``/``"acc"`` resolves by the loss, as Keras does: sparse categorical accuracy for
-integer labels, binary accuracy (threshold 0.5) for binary crossentropy and, as in Keras, for any
-one-unit output, categorical accuracy (argmax match) otherwise.
+``"accuracy"``/``"acc"`` resolves by the loss and the shapes, as Keras 3 does: sparse categorical
+accuracy for sparse categorical crossentropy or integer labels, binary accuracy (threshold 0.5) for
+binary crossentropy and any one-unit output, categorical accuracy (argmax match) otherwise.
 
 Targets of shape (N,) for a one-unit output (N, 1) are read as (N, 1).
 """
+import math
 import numbers
 
 from minicnn.backend import get_array_module
@@ -52,20 +53,35 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
     fewer than k classes score strictly higher. Ties count as in the top k, as in Keras.
 
     Raises:
-        ValueError: for targets that are not shaped like the outputs (integer labels).
+        ValueError: for targets that are not shaped like the outputs (integer labels), and for
+            k >= K, where every class is in the top k (Keras gives 1.0).
     """
     y_true = _like_output(y_true, y_pred)
     _check_one_hot(y_true, y_pred, "top_k_categorical_accuracy")
+    _check_k_below_classes(k, y_pred, "top_k_categorical_accuracy")
     return sparse_top_k_categorical_accuracy(y_true.argmax(axis=-1), y_pred, k)
 
 
 def sparse_top_k_categorical_accuracy(labels, y_pred, k=5):
     """1 where the integer label (N,) or (N, 1) is among the k highest scores of y_pred (N, K), ties
-    counted in: (N,)."""
+    counted in: (N,).
+
+    Raises:
+        ValueError: for k >= K, where every label is in the top k (Keras gives 1.0).
+    """
+    _check_k_below_classes(k, y_pred, "sparse_top_k_categorical_accuracy")
     xp = get_array_module(y_pred)
     labels = labels.reshape(y_pred.shape[:-1]).astype(xp.int64, copy=False)
     target = xp.take_along_axis(y_pred, labels[..., None], axis=-1)
     return (y_pred > target).sum(axis=-1) < k
+
+
+def _check_k_below_classes(k, y_pred, what):
+    K = y_pred.shape[-1]
+    if k >= K:
+        fix = f"Use k < {K}, or leave the metric out." if K > 1 else "For one unit use binary_accuracy."
+        raise ValueError(f"{what}: k={k} is at least the number of classes ({K}), so every sample counts as in "
+                         f"the top {k} and the metric is always 1.0. {fix}")
 
 
 def mean_absolute_error(y_true, y_pred):
@@ -80,14 +96,20 @@ def mean_squared_error(y_true, y_pred):
 
 
 def _accuracy(y_true, y_pred):
-    """Keras's "accuracy" beside a categorical loss: binary for a one-unit output, else categorical."""
-    return (binary_accuracy if y_pred.shape[-1] == 1 else categorical_accuracy)(y_true, y_pred)
+    """Keras 3's "accuracy" beside a loss other than sparse or binary crossentropy, by the shapes:
+    binary for a one-unit output, sparse categorical for labels (fewer axes than the outputs, or a
+    last axis of 1), categorical otherwise."""
+    if y_pred.shape[-1] == 1:
+        return binary_accuracy(y_true, y_pred)
+    if y_true.ndim < y_pred.ndim or y_true.shape[-1] == 1:
+        return sparse_categorical_accuracy(y_true, y_pred)
+    return categorical_accuracy(y_true, y_pred)
 
 
 class MeanMetricWrapper:
     """A metric that averages a function's per-sample values over every sample seen.
 
-    ``update_state(y_true, y_pred)``, ``result()`` and ``reset_state()`` work as in Keras, and
+    ``update_state(y_true, y_pred, sample_weight=None)``, ``result()`` and ``reset_state()`` work as in Keras, and
     calling the metric updates it and returns the result. ``fit`` and ``evaluate`` use
     :meth:`batch_sum` instead, which keeps nothing.
 
@@ -101,24 +123,35 @@ class MeanMetricWrapper:
         self._fn, self.name, self._kwargs = fn, name, kwargs
         self.reset_state()
 
-    def batch_sum(self, y_true, y_pred):
-        """The sum over the batch of each sample's mean value: a 0-d float64 array on y_pred's device."""
+    def batch_sum(self, y_true, y_pred, sample_weight=None):
+        """The sum over the batch of each sample's mean value, times its weight (``sample_weight``
+        (N,), if given): a 0-d float64 array on y_pred's device."""
+        if sample_weight is not None:
+            return (self.per_sample(y_true, y_pred) * sample_weight).sum()
         v = self._fn(y_true, y_pred, **self._kwargs)
         return v.sum(dtype="float64") * (v.shape[0] / v.size)
 
-    def update_state(self, y_true, y_pred):
-        self._total += float(self.batch_sum(y_true, y_pred))
-        self._count += y_pred.shape[0]
+    def per_sample(self, y_true, y_pred):
+        """Each sample's mean value (N,), float64, on y_pred's device, in one pass."""
+        v = self._fn(y_true, y_pred, **self._kwargs)
+        return v.reshape(v.shape[0], math.prod(v.shape[1:])).mean(axis=1, dtype="float64")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch: each sample's value, times its weight (``sample_weight`` (N,), default 1)."""
+        if sample_weight is not None:
+            sample_weight = get_array_module(y_pred).asarray(sample_weight)
+        self._total += float(self.batch_sum(y_true, y_pred, sample_weight))
+        self._count += y_pred.shape[0] if sample_weight is None else float(sample_weight.sum())
 
     def result(self):
-        """The mean over the samples seen since the last reset (0.0 before any)."""
+        """The (weighted) mean over the samples seen since the last reset (0.0 before any)."""
         return self._total / self._count if self._count else 0.0
 
     def reset_state(self):
         self._total, self._count = 0.0, 0
 
-    def __call__(self, y_true, y_pred):
-        self.update_state(y_true, y_pred)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
     def get_config(self):

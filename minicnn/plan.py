@@ -27,7 +27,6 @@ from typing import NamedTuple
 
 from minicnn.cpu import steps as fast
 from minicnn.cpu.threads import cpu_threads
-from minicnn.ops.losses import crossentropy_value, softmax_crossentropy_backward
 
 
 class LayerStep:
@@ -90,7 +89,8 @@ class Plan:
 
     Attributes:
         calls: the steps in order (:class:`Call`); together they cover every node once.
-        weights: the trainable weights, each once (a shared layer's too), as the optimizer takes them.
+        weights: the trainable weights, each once (a shared layer's too), as the optimizer takes them
+            (given with their names, ``layer/weight``, kept as ``weight_names`` for messages).
         fast: whether the steps are the CPU's tuned ones (they then run under cpu_threads).
         softmax_loss: per output, whether its last step's softmax is fused with a crossentropy loss.
         regularized: the layers with regularizers (:mod:`minicnn.regularizers`).
@@ -98,7 +98,8 @@ class Plan:
 
     def __init__(self, calls, n_slots, n_inputs, output_slots, weights, fast, softmax_loss, regularized):
         self.calls, self.n_slots, self.n_inputs, self.output_slots = calls, n_slots, n_inputs, output_slots
-        self.weights, self.fast, self.softmax_loss, self.regularized = weights, fast, softmax_loss, regularized
+        (self.weights, self.weight_names), self.fast = weights, fast
+        self.softmax_loss, self.regularized = softmax_loss, regularized
         self.stateful = [i for i, c in enumerate(calls) if any(l.stateful for l in c.step.layers)]
 
     @property
@@ -140,8 +141,7 @@ class Plan:
                 values.append(None)
                 douts.append(None)
                 continue
-            value, dout = ((crossentropy_value(y, out), softmax_crossentropy_backward(y, out))
-                           if fused else loss(y, out))
+            value, dout = loss.value_and_softmax_gradient(y, out) if fused else loss.value_and_gradient(y, out)
             if weight is not None:
                 value, dout = _weighted(loss, y, out, dout, weight)
             values.append(value)  # logged unweighted, as Keras logs <output>_loss
@@ -178,9 +178,11 @@ def _plus(a, b):
 
 
 def _weighted(loss, target, out, dout, weight):
-    """With per-sample weights (N,): the mean of the weighted losses (Keras divides by the batch
-    size), and each row of the gradient weighted by its sample's weight."""
-    return (loss.per_sample(target, out) * weight).mean(), dout * weight.reshape(-1, *(1,) * (dout.ndim - 1))
+    """With per-sample weights (N,): the loss as ``loss(target, out, sample_weight=weight)`` gives it
+    (by default the weighted sum over the batch size, as Keras's), from each sample's loss in one
+    pass, and each row of the gradient scaled as that sample's loss is."""
+    value, scale = loss.weighted(target, out, weight)
+    return value, dout * scale.reshape(-1, *(1,) * (dout.ndim - 1))
 
 
 def make_plan(graph, losses=None, fast=False, input_grads=False):
@@ -205,7 +207,11 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
         softmax_loss.append(loss is not None and loss.fused_softmax and LayerStep.ends_in(layer, "softmax")
                             and not readers[slot[id(t)]] and [id(o) for o in graph.outputs].count(id(t)) == 1)
     fused_outputs = {slot[id(t)] for t, f in zip(graph.outputs, softmax_loss) if f}
-    weights = list({id(w): w for layer in graph.layers for w in layer.trainable_weights}.values())
+    named = {}
+    for layer in graph.layers:
+        for name, w in layer._named_trainable_weights():
+            named.setdefault(id(w), (name, w))
+    weights, weight_names = [w for _, w in named.values()], [name for name, _ in named.values()]
     index = {id(w): j for j, w in enumerate(weights)}
     flags = _fast_flags(groups, readers, slot, len(graph.inputs), output_ids, input_grads) if fast else {}
     calls, last_read = [], {}
@@ -227,8 +233,8 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
         calls.append(Call(step, tuple(slot[id(t)] for t in nodes[0].inputs), outs, nodes[0].list_input,
                           tuple(index[id(w)] for w in layer_weights), frees))
     regularized = list({id(l): l for layer in graph.layers for l in layer._leaf_layers() if l.regularizers}.values())
-    return Plan(calls, len(slot), len(graph.inputs), [slot[id(t)] for t in graph.outputs], weights, fast,
-                softmax_loss, regularized)
+    return Plan(calls, len(slot), len(graph.inputs), [slot[id(t)] for t in graph.outputs], (weights, weight_names),
+                fast, softmax_loss, regularized)
 
 
 def _fast_groups(graph, readers, slot, output_ids):

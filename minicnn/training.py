@@ -46,11 +46,17 @@ class Trainer(FitLoop):
         dicts keyed by the outputs' names (:mod:`minicnn.compile_utils`); the loss minimised is the
         sum of the outputs' losses times their weights.
 
+        Warns:
+            when a loss with ``from_logits=True`` follows an output layer that ends in a softmax or
+            sigmoid (probabilities, not logits), naming the layer.
+
         Raises:
             ValueError/TypeError: for unknown or missing names, listing the valid ones.
         """
         objectives = compile_utils.resolve(loss, loss_weights, metrics, self.output_names)
         self.optimizer = optimizers.get(optimizer)
+        compile_utils.warn_if_logits_after_probabilities(objectives, compile_utils.output_layers(self),
+                                                         self.output_names)
         self._objectives = objectives
         self.loss = objectives.losses[0] if len(objectives.losses) == 1 else objectives.losses
         self._metrics = objectives.metrics
@@ -105,7 +111,7 @@ class Trainer(FitLoop):
             if distributed.size() > 1:
                 grads = distributed.sum_gradients(grads, self._gradient_buffer)
             loss = loss + add_penalties(plan.regularized, weights, grads) if plan.regularized else loss  # once per rank
-            self.optimizer.apply_gradients(weights, grads)
+            self.optimizer.apply_gradients(weights, grads, names=plan.weight_names)
         return loss, counts
 
     def _join_step(self):
@@ -116,7 +122,7 @@ class Trainer(FitLoop):
         with plan.running():
             grads = distributed.sum_gradients([w * 0 for w in weights], self._gradient_buffer)
             add_penalties(plan.regularized, weights, grads)  # every rank makes the same update
-            self.optimizer.apply_gradients(weights, grads)
+            self.optimizer.apply_gradients(weights, grads, names=plan.weight_names)
         return 0.0, [0] * self._n_sums()
 
     def _weights_to_train(self, plan):

@@ -388,3 +388,60 @@ def test_csv_logger_rows_append_and_missing_validation(tmp_path):
     assert path.read_bytes().decode() == expected + "0;0.5;1.0;0.25;2.0\r\n"
     fit([C.CSVLogger(str(tmp_path / "new.csv"), append=True)], [{"loss": 0.5, "acc": 0.25}])
     assert (tmp_path / "new.csv").read_bytes().decode() == "epoch,acc,loss,val_acc,val_loss\r\n0,0.25,0.5,NA,NA\r\n"
+
+
+# -- what fit takes as callbacks; BackupAndRestore's folder ---------------------------------------
+
+def _tiny_model():
+    from minicnn import Sequential
+    from minicnn.layers import Dense
+    model = Sequential([Dense(2, activation="softmax", input_dim=3)])
+    model.compile("sgd", "categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    return model, x, np.eye(2, dtype=np.float32)[np.arange(8) % 2]
+
+
+def test_fit_takes_one_callback_not_in_a_list_as_keras_does():
+    """Keras 3 flattens what it is given, so one callback works; so it does here (it ended in
+    ``TypeError: Value after * must be an iterable``), and nested lists are flattened too."""
+    model, x, y = _tiny_model()
+    one, two = Recorder(), Recorder()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=one)
+    assert [c[0] for c in one.calls].count("on_epoch_end") == 2
+    model.fit(x, y, verbose=0, callbacks=(two, [one]))
+    assert [c[0] for c in two.calls].count("on_epoch_end") == 1
+    assert [c[0] for c in one.calls].count("on_epoch_end") == 3
+    assert C.CallbackList(one).callbacks == [one]
+    with pytest.raises(TypeError, match="callbacks must be Callback instances .* got 'early'"):
+        model.fit(x, y, verbose=0, callbacks=["early"])
+    with pytest.raises(TypeError, match="callbacks must be Callback instances"):
+        model.fit(x, y, verbose=0, callbacks=C.EarlyStopping)  # the class, not an instance
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_file"])
+def test_backup_folder_that_cannot_be_written_fails_before_training(tmp_path, where):
+    """Keras 3 fails at its first save, after the first epoch's work; minicnn tries the folder at
+    on_train_begin, before any batch (a permission error reads the same: chmod cannot show it to
+    the root user the tests may run as, so a file stands in the folder's way here)."""
+    model, x, y = _tiny_model()
+    (tmp_path / "file").write_text("not a folder")
+    folder = tmp_path / "file" / "backup" if where == "under_a_file" else tmp_path / "file"
+    counter, before = Recorder(), model.get_weights()
+    with pytest.raises(OSError, match=f"BackupAndRestore cannot write its backup in backup_dir='{folder}'"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[counter, C.BackupAndRestore(folder)])
+    assert [c[0] for c in counter.calls] == ["on_train_begin"]  # no batch, no epoch
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_backup_folder_made_at_the_start_is_removed_when_nothing_was_backed_up(tmp_path):
+    model, x, y = _tiny_model()
+    folder = tmp_path / "new" / "backup"
+    with pytest.warns(UserWarning, match="trains nothing"):
+        model.fit(x, y, epochs=1, initial_epoch=1, verbose=0, callbacks=C.BackupAndRestore(folder))
+    assert not folder.exists() and (tmp_path / "new").is_dir()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=C.BackupAndRestore(folder))
+    assert not folder.exists()
+    kept = C.BackupAndRestore(folder, delete_checkpoint=False)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=kept)
+    assert os.path.exists(kept.path)

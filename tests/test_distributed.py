@@ -77,3 +77,32 @@ def test_threads_per_rank_share_the_machines_cores(ranks, monkeypatch):
 def test_allreduce_checks_its_op():
     with pytest.raises(ValueError, match="'sum' or 'mean'"):
         distributed.allreduce(np.ones(2), op="max")
+
+
+@pytest.mark.parametrize("data", ["abc", np.array(["a", "b"]), np.array([object(), 1], dtype=object)])
+def test_allreduce_refuses_what_is_not_numbers(data):
+    with pytest.raises(TypeError, match="allreduce sums numbers"):
+        distributed.allreduce(data)
+
+
+def test_allreduce_of_numbers_of_every_kind():
+    for data in (np.arange(3), np.array([True, False]), 2.5, np.ones((2, 2), np.float32)):
+        out = distributed.allreduce(data, op="sum")
+        np.testing.assert_array_equal(out, data)
+
+
+@pytest.mark.parametrize("root", [3, 1, -1, True, "0", 0.0])
+def test_broadcast_refuses_a_root_outside_the_job(root):
+    """A root that is no rank returned x unchanged in one process (and would leave every rank waiting
+    under MPI); it is refused on every rank."""
+    expected = rf"broadcast: root={root!r} is not a rank of this job, whose ranks are 0 to 0"
+    with pytest.raises(ValueError, match=expected):
+        distributed.broadcast(np.arange(3.0), root=root)
+    x = np.arange(3.0)
+    assert distributed.broadcast(x, root=np.int64(0)) is x
+
+
+def test_broadcast_checks_the_root_against_the_job_size(ranks):
+    ranks(0, 2)
+    with pytest.raises(ValueError, match="ranks are 0 to 1"):
+        distributed.broadcast(np.arange(3.0), root=2)

@@ -509,3 +509,62 @@ def test_set_weights_wrong_count_and_shape():
     weights[0] = np.zeros((2, 2, 1, 2))
     with raises(ValueError, "kernel", "(3, 3, 1, 2)", "(2, 2, 1, 2)"):
         model.set_weights(weights)
+
+
+# -- model(x): the checks predict makes ----------------------------------------------------------
+
+def test_calling_the_model_checks_its_inputs_as_predict_does(data):
+    """Keras 3's model(x) fails inside the first layer (a single image: "Kernel size can't be greater
+    than actual input size"; a wrong size: the layer's shape check); minicnn gives predict's
+    messages. NaN is not looked for, as in Keras: model(x) is called per batch, and the scan
+    would synchronise the GPU on every call."""
+    x, _ = data
+    model = small_cnn()
+    for bad in (x[0], x[:1, :3, :3], np.moveaxis(x, -1, 1)):
+        with pytest.raises(ValueError) as by_predict:
+            model.predict(bad)
+        with raises(ValueError, str(by_predict.value)):
+            model(bad)
+    with raises(ValueError, "per-sample shape (8, 1)", "single sample", "x[None]"):
+        model(x[0])
+    with raises(TypeError, "not numeric"):
+        model(np.array([["a"] * 64]).reshape(1, 8, 8, 1))
+    with raises(ValueError, "x is empty"):
+        model(x[:0])
+    assert model(x[:1]).shape == (1, 3)
+    nan = x.copy()
+    nan[0, 0, 0, 0] = np.nan
+    assert np.isnan(model(nan)[0]).all() and np.isfinite(model(nan)[1:]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float64])
+def test_calling_the_model_on_integer_images_converts_them_as_predict_does(data, dtype):
+    """Keras 3 converts too (to the model's float dtype)."""
+    x, _ = data
+    model = small_cnn()
+    xi = (x * 255).astype(dtype)
+    out = model(xi)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, model.predict(xi))
+    np.testing.assert_array_equal(out, model(xi.astype(np.float32)))
+
+
+def test_calling_a_model_of_several_inputs_checks_each(data):
+    from minicnn import Input, Model
+    from minicnn.layers import Concatenate
+    x, _ = data
+    image, extra = Input((8, 8, 1), name="image"), Input((2,), name="extra")
+    model = Model([image, extra], Dense(3)(Concatenate()([Flatten()(image), extra])))
+    side = np.ones((10, 2), np.uint8)
+    assert model([x, side]).shape == (10, 3)
+    np.testing.assert_array_equal(model({"image": x, "extra": side}), model.predict([x, side]))
+    with raises(ValueError, "x['image'] has per-sample shape (8, 1)", "x['image'][None]"):
+        model([x[0], side[:1]])
+    with raises(ValueError, "x['extra'] has per-sample shape (3,)", "expects (2,)"):
+        model([x, np.ones((10, 3))])
+    with raises(ValueError, "different numbers of samples"):
+        model([x, side[:4]])
+    with raises(ValueError, "2 inputs", "list of 2 arrays"):
+        model(x)
+    outer = Model([image, extra], model([image, extra]))  # symbolic calls still make a graph
+    np.testing.assert_array_equal(outer([x, side]), model([x, side]))

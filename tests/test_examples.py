@@ -44,7 +44,54 @@ def test_mnist_example_runs(tmp_path, name):
     assert "Using the first 200 training and 50 test samples (--limit 200)" in out
     assert "Total params:" in out and "Test loss: " in out
     assert 0 <= accuracy_of(out) <= 1
-    assert os.listdir(tmp_path) == []  # no plot unless asked
+    # no plot unless asked; the main example saves its model as the README's first example does
+    assert os.listdir(tmp_path) == (["mnist_cnn.npz"] if name == "mnist_conv" else [])
+
+
+def test_main_example_saves_its_model_and_says_where(tmp_path):
+    from minicnn.models import load_model
+    out = run_example("mnist_conv", "--data", "sample", *QUICK, cwd=tmp_path)
+    assert f"Model saved to {tmp_path / 'mnist_cnn.npz'} (minicnn.models.load_model reads it back)" in out
+    model = load_model(tmp_path / "mnist_cnn.npz")
+    assert model.count_params() == 600_810 and model.optimizer.iterations == 3  # ceil(180 / 64) steps
+
+
+def test_main_example_save_flags(example_module, monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    main = example_module("mnist_conv").main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--save NPZ" in help_text and "(default mnist_cnn.npz)" in help_text and "--no-save" in help_text
+    main(["--data", "sample", *QUICK, "--save", "other.npz"])
+    assert f"Model saved to {tmp_path / 'other.npz'}" in capsys.readouterr().out
+    main(["--data", "sample", *QUICK, "--no-save"])
+    assert "Model saved" not in capsys.readouterr().out
+    assert os.listdir(tmp_path) == ["other.npz"]
+    for name in MNIST_EXAMPLES[1:]:  # the other MNIST examples save only when asked, and take both flags
+        with pytest.raises(SystemExit):
+            example_module(name).main(["--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert "(default: not saved)" in help_text and "--no-save" in help_text, name
+
+
+def test_the_helper_module_is_not_an_example(tmp_path):
+    done = subprocess.run([sys.executable, str(EXAMPLES / "_common.py")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "_common.py is the examples' shared helper module, not an example" in done.stderr
+    assert "python examples/mnist_conv.py" in done.stderr
+
+
+def test_the_batchnorm_figure_is_the_seeded_command_of_the_example():
+    """The README and the example's docstring quote one seeded command and its measured accuracy
+    (97.05%, seed 0, on the 2-core development machine; the slow test runs the command)."""
+    readme = " ".join((EXAMPLES.parent / "README.md").read_text().split())
+    docstring = (EXAMPLES / "mnist_batchnorm.py").read_text()
+    command = "python examples/mnist_batchnorm.py --data sample --epochs 5 --seed 0"
+    figure = re.search(rf"`{re.escape(command)}`: (\d+\.\d+)% test accuracy", readme).group(1)
+    assert f"{command}    # {figure}% test accuracy" in docstring
+    assert "about 97.5%" not in readme
 
 
 def test_fashion_mnist_example_runs(tmp_path, shared_data):
@@ -183,11 +230,23 @@ def test_fashion_default_falls_back_to_the_shared_copy(example_module, monkeypat
     assert data == f"data from {tmp_path}" and str(tmp_path) in description and calls == [None, tmp_path]
 
     monkeypatch.setattr(fashion, "SHARED_COPY", tmp_path / "absent")
-    with pytest.raises(SystemExit) as exit_info:
-        fashion.load(None)
-    message = str(exit_info.value.code)
-    assert "No Fashion-MNIST found" in message and "tried the data directory" in message and "--data" in message
+    monkeypatch.setattr(fashion.fashion_mnist, "load_sample", lambda: "the sample")
+    data, description = fashion.load(None)  # offline, with no copy anywhere: the embedded sample
+    assert data == "the sample"
+    assert description == ("Training on the embedded 2,000-image Fashion-MNIST sample: Fashion-MNIST is not in "
+                           "the data directory and could not be downloaded; --data PATH reads your copy "
+                           "(--help says what it takes)")
     assert fashion.load(str(tmp_path))[0] == f"data from {tmp_path}"  # an explicit path is used as given
+    assert fashion.load("sample") == ("the sample", "Training on the embedded 2,000-image Fashion-MNIST sample, "
+                                                    "as asked")
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist_conv", "fashion_mnist_augmented"])
+def test_fashion_examples_run_offline_on_the_embedded_sample(tmp_path, name):
+    out = run_example(name, "--data", "sample", *QUICK, cwd=tmp_path)
+    assert "Training on the embedded 2,000-image Fashion-MNIST sample, as asked (1600 train / 400 test)" in out
+    assert "Using the first 200 training and 50 test samples (--limit 200)" in out
+    assert 0 <= accuracy_of(out) <= 1 and os.listdir(tmp_path) == []
 
 
 def test_fashion_shared_copy_is_beside_the_repository(example_module):

@@ -1,5 +1,6 @@
 """Metrics by name, as objects and as functions: values against Keras 3 (recorded below) and
-against plain loops over samples, the keys History gets, and configs through model.save."""
+against plain loops over samples (weighted too), the keys History gets, configs through
+model.save, and top-k accuracy refused where k leaves no class out."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -20,12 +21,10 @@ Y = np.eye(5)[LABELS]
 KERAS = [
     (metrics.CategoricalAccuracy(), Y, 0.1666666716337204),
     (metrics.SparseCategoricalAccuracy(), LABELS, 0.1666666716337204),
-    (metrics.TopKCategoricalAccuracy(), Y, 1.0),
     (metrics.TopKCategoricalAccuracy(k=2), Y, 0.6666666865348816),
     (metrics.TopKCategoricalAccuracy(k=1), Y, 0.5),
     (metrics.SparseTopKCategoricalAccuracy(k=1), LABELS, 0.5),
     (metrics.SparseTopKCategoricalAccuracy(k=2), LABELS.reshape(-1, 1), 0.6666666865348816),
-    (metrics.SparseTopKCategoricalAccuracy(), LABELS, 1.0),
     (metrics.BinaryAccuracy(), Y, 0.6000000238418579),
     (metrics.BinaryAccuracy(threshold=0.25), Y, 0.5),
     (metrics.MeanAbsoluteError(), Y, 0.429999977350235),
@@ -54,6 +53,11 @@ def per_sample(row_value, y, p):
                for ys, ps in zip(y, p))
 
 
+def weighted(row_value, y, p, w):
+    """Each sample's mean over its rows, times its weight, summed over samples."""
+    return sum(wi * per_sample(row_value, ys[None], ps[None]) for wi, ys, ps in zip(w, y, p))
+
+
 def in_top_k(t, p, k):
     label = max(range(len(t)), key=lambda i: t[i])
     return float(sum(1 for v in p if v > p[label]) < k)
@@ -75,10 +79,20 @@ def test_batch_sums_match_plain_loops(name, shape, seed):
     p = rng.integers(0, 4, shape) / 4  # small integers: ties at the top k, exact halves
     y = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
     _, fn = metrics.get(name, "categorical_crossentropy")
+    if name == "top_k_categorical_accuracy" and shape[-1] <= 5:
+        with pytest.raises(ValueError, match="k=5 is at least the number of classes"):
+            fn(y, p)
+        return
     assert float(fn(y, p)) == pytest.approx(per_sample(LOOPS[name], y, p), rel=1e-12)
+    # Weighted: each sample's mean value times its weight, in one pass.
+    w = rng.uniform(0, 2, shape[0])
+    assert float(fn(y, p, w)) == pytest.approx(weighted(LOOPS[name], y, p, w), rel=1e-12)
+    metric = fn.__self__
+    np.testing.assert_allclose(metric.per_sample(y, p), [per_sample(LOOPS[name], y[i:i + 1], p[i:i + 1])
+                                                         for i in range(shape[0])], rtol=1e-12)
 
 
-@given(k=st.integers(1, 7), seed=st.integers(0, 2**16))
+@given(k=st.integers(1, 5), seed=st.integers(0, 2**16))
 def test_top_k_counts_ties_in_for_any_k(k, seed):
     rng = np.random.default_rng(seed)
     p = rng.integers(0, 3, (8, 6)).astype(float)
@@ -149,3 +163,72 @@ def test_save_and_load_keep_metric_configs(tmp_path):
 def test_bad_metrics_name_the_fix(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.parametrize("metric, y", [(metrics.TopKCategoricalAccuracy(), Y),
+                                       (metrics.SparseTopKCategoricalAccuracy(k=6), LABELS),
+                                       ("top_k_categorical_accuracy", Y),
+                                       ("sparse_top_k_categorical_accuracy", LABELS)])
+def test_top_k_refuses_k_of_every_class(metric, y):
+    """With k at least the number of classes every sample is in the top k: Keras 3 reports 1.0
+    (its value for TopKCategoricalAccuracy() on these 5 classes); minicnn refuses it at the first
+    batch, naming k and the number of classes, since the number means nothing."""
+    k = getattr(metric, "_kwargs", {}).get("k", 5)
+    match = rf"top_k_categorical_accuracy: k={k} is at least the number of classes \(5\).*always 1\.0\. Use k < 5"
+    with pytest.raises(ValueError, match=match):
+        metrics.get(metric, "categorical_crossentropy")[1](y, P)
+    model = Sequential([Dense(5, activation="softmax", input_shape=(4,))])
+    loss = "sparse_categorical_crossentropy" if y is LABELS else "categorical_crossentropy"
+    model.compile("sgd", loss, metrics=[metric])
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=match):
+        model.fit(np.ones((6, 4)), y, batch_size=6, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # refused before any step
+
+
+def test_top_k_of_one_unit_says_what_to_use():
+    with pytest.raises(ValueError, match=r"number of classes \(1\).*For one unit use binary_accuracy"):
+        metrics.top_k_categorical_accuracy(np.ones((3, 1)), np.ones((3, 1)), k=1)
+
+
+def test_weighted_evaluate_weighs_each_samples_metric():
+    """evaluate(sample_weight=w): each metric is sum(w_i m_i) / sum(w), m_i sample i's value, as Keras's
+    weighted mean metrics; against a loop over the samples."""
+    rng = np.random.default_rng(1)
+    x, labels = rng.standard_normal((20, 4)), rng.integers(0, 6, 20)
+    w = rng.uniform(0, 2, 20)
+    model = Sequential([Dense(6, activation="softmax", input_shape=(4,), dtype="float64")])
+    model.compile("sgd", "sparse_categorical_crossentropy",
+                  metrics=["accuracy", metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
+    logs = model.evaluate(x, labels, sample_weight=w, batch_size=7, verbose=0, return_dict=True)
+    p = model.predict(x)
+    hits = [float(np.argmax(q) == t) for q, t in zip(p, labels)]
+    top2 = [float(np.sum(q > q[t]) < 2) for q, t in zip(p, labels)]
+    assert logs["accuracy"] == pytest.approx(np.dot(w, hits) / w.sum(), rel=1e-12)
+    assert logs["top2"] == pytest.approx(np.dot(w, top2) / w.sum(), rel=1e-12)
+
+
+def test_accuracy_follows_the_shapes_whatever_the_loss_is_called():
+    """Keras 3 picks "accuracy" by the shapes: a loss renamed (SparseCategoricalCrossentropy(name=...))
+    still gets sparse categorical accuracy for labels."""
+    _, fn = metrics.get("accuracy", "my_loss")
+    assert float(fn(LABELS, P)) == 1  # only row 3's argmax is its label
+    assert float(fn(LABELS.reshape(-1, 1), P)) == 1
+    assert float(fn(Y, P)) == 1
+    assert float(fn(np.array([0.0, 1.0]), np.array([[0.2], [0.7]]))) == 2
+
+
+def test_objects_take_sample_weights_as_keras_does():
+    """update_state(y, p, sample_weight=w): the result is sum(w_i m_i) / sum(w) over the batches, against a
+    loop; Keras 3.15.1 (torch) gave 0.0666667, 0.6, 0.2458093 and 0.6266667 on these (two updates)."""
+    w = np.array([1.0, 2.0, 0.0, 0.5, 3.0, 1.0])
+    for metric, row_value, keras_value in [
+            (metrics.CategoricalAccuracy(), LOOPS["categorical_accuracy"], 0.06666667014360428),
+            (metrics.TopKCategoricalAccuracy(k=2), lambda t, p: in_top_k(t, p, 2), 0.6000000238418579),
+            (metrics.MeanSquaredError(), LOOPS["mse"], 0.24580933153629303),
+            (metrics.BinaryAccuracy(), LOOPS["binary_accuracy"], 0.6266666650772095)]:
+        metric.update_state(Y[:4], P[:4], sample_weight=w[:4])
+        value = metric(Y[4:], P[4:], sample_weight=w[4:])
+        assert value == pytest.approx(weighted(row_value, Y, P, w) / w.sum(), rel=1e-12)
+        assert value == pytest.approx(keras_value, rel=1e-6)

@@ -1,6 +1,7 @@
 """BackupAndRestore: back up the training state at every epoch's end; a later fit resumes from it."""
 import glob
 import os
+import tempfile
 
 import numpy as np
 
@@ -32,6 +33,8 @@ class BackupAndRestore(Callback):
         ValueError: for an empty ``backup_dir``, a ``save_freq`` other than ``"epoch"`` (minicnn
             resumes at an epoch's start, so it backs up at epoch ends only), or, in ``fit``, a
             backup of another architecture or optimizer.
+        OSError: at the start of ``fit`` (not after the first epoch's work), when ``backup_dir``
+            cannot be created or written.
     """
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
@@ -46,15 +49,30 @@ class BackupAndRestore(Callback):
         self.delete_checkpoint = delete_checkpoint
         self.path = os.path.join(self.backup_dir, "backup.npz")
         self._epochs_done = 0
+        self._made_dir = False  # whether fit made backup_dir (removed again if fit leaves it empty)
 
     def on_train_begin(self, logs=None):
         self._epochs_done = 0
+        if distributed.is_main():
+            self._check_writable()
         if not os.path.exists(self.path):
             return
         state = saving.restore_state(self.model, self.path)
         self.model.optimizer.learning_rate = state["learning_rate"]
         mrandom.set_state(state["random_state"])
         self._epochs_done = self.model._resume_epoch = state["epoch"]  # fit starts at this (0-based) epoch
+
+    def _check_writable(self):
+        """Create ``backup_dir`` and write a scratch file in it, so that a folder that cannot hold the
+        backup fails now, not after an epoch of training (Keras fails at its first save)."""
+        self._made_dir = not os.path.isdir(self.backup_dir)
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.backup_dir, prefix=".tmp-backup.npz-"):
+                pass
+        except OSError as e:
+            raise OSError(e.errno, f"BackupAndRestore cannot write its backup in backup_dir={self.backup_dir!r} "
+                                   f"({e.strerror or e}). Give a folder that can be created and written to.") from e
 
     def on_epoch_end(self, epoch, logs=None):
         self._epochs_done = epoch + 1
@@ -73,4 +91,6 @@ class BackupAndRestore(Callback):
                 os.remove(path)
             if not os.listdir(self.backup_dir):
                 os.rmdir(self.backup_dir)
+        elif self._made_dir and os.path.isdir(self.backup_dir) and not os.listdir(self.backup_dir):
+            os.rmdir(self.backup_dir)  # no epoch ended: the folder made at the start holds nothing
         distributed.barrier()

@@ -4,6 +4,28 @@ from minicnn.callbacks.loggers import History
 from minicnn.callbacks.logs import _pythonify
 
 
+def as_callback_list(callbacks):
+    """fit's ``callbacks`` as a list: None, one callback (Keras accepts one, flattening what it is
+    given), or a list or tuple of them, nested ones flattened.
+
+    Raises:
+        TypeError: for anything that is not a Callback (naming it).
+    """
+    if callbacks is None:
+        return []
+    items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+    flat = []
+    for cb in items:
+        if isinstance(cb, (list, tuple)):
+            flat.extend(as_callback_list(cb))
+        elif isinstance(cb, Callback):
+            flat.append(cb)
+        else:
+            raise TypeError(f"callbacks must be Callback instances (a list of them, or one), got {cb!r} "
+                            f"({type(cb).__name__}); subclass minicnn.callbacks.Callback.")
+    return flat
+
+
 def _uses_batch_logs(callback):
     """Whether a callback reads the logs of training batches (so they are worth computing)."""
     flag = getattr(callback, "uses_batch_logs", None)
@@ -21,17 +43,13 @@ class CallbackList(Callback):
     (``learning_rate`` from the learning-rate callbacks), for the progress bar to show.
 
     Args:
-        callbacks: list of Callback instances.
+        callbacks: a list of Callback instances, or one (:func:`as_callback_list`).
         model: set on every callback (and ``model.history`` set to the list's History, if any).
         params: dict ``{"epochs", "steps", "verbose"}`` set on every callback.
     """
 
     def __init__(self, callbacks=None, model=None, params=None):
-        self.callbacks = list(callbacks or [])
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {cb!r} "
-                                f"({type(cb).__name__}); subclass minicnn.callbacks.Callback.")
+        self.callbacks = as_callback_list(callbacks)
         if params is not None:
             self.set_params(params)
         if model is not None:

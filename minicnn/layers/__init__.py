@@ -16,3 +16,9 @@ __all__ = ["Layer", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "Ave
            "Softmax", "Input", "InputLayer", "clear_session", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "Concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
            "merge"]
+
+
+def __getattr__(name):
+    """A name minicnn lacks: an AttributeError naming the closest layers and the planned ones."""
+    from minicnn.missing import attribute_error
+    raise attribute_error("minicnn.layers", name, __all__)

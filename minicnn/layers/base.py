@@ -244,6 +244,10 @@ class Layer:
         names = self.trainable_names if self.trainable else ()
         return [a for n, a in self.params.items() if n not in names]
 
+    def _named_trainable_weights(self):
+        """(``layer/weight`` name, array) for each of :attr:`trainable_weights`."""
+        return [(f"{self.name}/{n}", self.params[n]) for n in self.trainable_names] if self.trainable else []
+
     def trainable_gradients(self, grads):
         """The entries of a backward's ``grads`` aligned with :attr:`trainable_weights`."""
         return [grads[n] for n in self.trainable_names] if self.trainable else []

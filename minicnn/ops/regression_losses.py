@@ -2,8 +2,9 @@
 
 Each is a pure function of (y_true, y_pred), both (N, ..., K), returning the loss (a 0-d array)
 and dL/dy_pred, reduced as Keras 3 reduces it: over the last axis (averaged, or summed for the KL
-divergence), then averaged over the other positions. Where the loss has a kink (|d| at d = 0) the
-gradient taken is 0, as Keras's is.
+divergence), then averaged over the other positions. The ``*_rows`` functions stop after the last
+axis: each row's loss (N, ...), as Keras's lowercase functions give it. Where the loss has a kink
+(|d| at d = 0) the gradient taken is 0, as Keras's is.
 """
 from minicnn.backend import get_array_module
 from minicnn.ops.losses import EPSILON, positions
@@ -14,6 +15,11 @@ def mean_absolute_error(y_true, y_pred):
     xp = get_array_module(y_pred)
     d = y_pred - y_true
     return xp.abs(d).mean(), xp.sign(d) / d.size
+
+
+def mean_absolute_error_rows(y_true, y_pred):
+    """Each row's mean of |y_pred - y_true|: (N, ...) from (N, ..., K)."""
+    return get_array_module(y_pred).abs(y_pred - y_true).mean(axis=-1)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
@@ -27,6 +33,12 @@ def mean_absolute_percentage_error(y_true, y_pred):
     return (xp.abs(d) * w).mean(), xp.sign(d) * w / d.size
 
 
+def mean_absolute_percentage_error_rows(y_true, y_pred):
+    """Each row's 100 * mean of |y_pred - y_true| / max(|y_true|, EPSILON): (N, ...) from (N, ..., K)."""
+    xp = get_array_module(y_pred)
+    return 100 * (xp.abs(y_pred - y_true) / xp.maximum(xp.abs(y_true), EPSILON)).mean(axis=-1)
+
+
 def huber(y_true, y_pred, delta=1.0):
     """mean of d²/2 where |d| <= delta, else delta * (|d| - delta/2), with d = y_pred - y_true.
 
@@ -37,6 +49,14 @@ def huber(y_true, y_pred, delta=1.0):
     a = xp.abs(d)
     loss = xp.where(a <= delta, 0.5 * d * d, delta * a - 0.5 * delta * delta).mean()
     return loss, xp.clip(d, -delta, delta) / d.size
+
+
+def huber_rows(y_true, y_pred, delta=1.0):
+    """Each row's mean of the Huber loss of :func:`huber`: (N, ...) from (N, ..., K)."""
+    xp = get_array_module(y_pred)
+    d = y_pred - y_true
+    a = xp.abs(d)
+    return xp.where(a <= delta, 0.5 * d * d, delta * a - 0.5 * delta * delta).mean(axis=-1)
 
 
 def kl_divergence(y_true, y_pred):
@@ -52,3 +72,10 @@ def kl_divergence(y_true, y_pred):
     loss = (t * xp.log(r)).sum() / N
     inside = (y_pred >= EPSILON) & (y_pred <= 1)
     return loss, (-r * inside / N).astype(y_pred.dtype, copy=False)
+
+
+def kl_divergence_rows(y_true, y_pred):
+    """Each row's sum(t * log(t / p)), t and p clipped to [EPSILON, 1]: (N, ...) from (N, ..., K)."""
+    xp = get_array_module(y_pred)
+    t = xp.clip(y_true, EPSILON, 1)
+    return (t * xp.log(t / xp.clip(y_pred, EPSILON, 1))).sum(axis=-1)

@@ -111,20 +111,36 @@ class Optimizer:
     def lr(self, value):
         self.learning_rate = value
 
-    def apply_gradients(self, params, grads):
+    def apply_gradients(self, params, grads, names=None):
         """Update each array of ``params`` (the same list every call) in place from its gradient in
-        ``grads``. Raises ValueError for mismatched lengths or shapes, or a changed parameter count."""
+        ``grads``.
+
+        Args:
+            params: the parameter arrays (a model's trainable weights).
+            grads: one gradient per parameter, in the same order and shape.
+            names: optional, one name per parameter (Keras's ``"conv2d/kernel"``), for the errors:
+                the arrays themselves carry none.
+
+        Raises:
+            ValueError: for mismatched lengths or shapes (naming the weight), or a changed parameter count.
+        """
         name = type(self).__name__
         if len(params) != len(grads):
             raise ValueError(f"{name}: got {len(params)} parameters but {len(grads)} gradients; pass one per parameter.")
+        if names is not None and len(names) != len(params):
+            raise ValueError(f"{name}: got {len(params)} parameters but {len(names)} names; pass one per parameter.")
         if self._slots is None:
             self._build(params)
         elif len(self._slots) != len(params):
             raise ValueError(f"{name}: built for {len(self._slots)} parameters, now given {len(params)}. An "
                              "optimizer belongs to one model; compile with a new one.")
         for i, (p, g) in enumerate(zip(params, grads)):  # all checked before any is updated
-            if g.shape != p.shape:
-                raise ValueError(f"{name}: gradient {i} has shape {g.shape}, but its parameter has shape {p.shape}.")
+            if getattr(g, "shape", None) != p.shape:
+                weight = f"weight {names[i]!r}" if names is not None else f"parameter {i}"
+                got = f"shape {g.shape}" if hasattr(g, "shape") else f"no shape (a {type(g).__name__})"
+                raise ValueError(f"{name}: the gradient of {weight} has {got}, but the weight has shape {p.shape}. "
+                                 "Each gradient needs its weight's shape: a layer's backward returns one gradient "
+                                 "per weight, shaped like it.")
         t = self.iterations + 1
         lr = self.learning_rate if not self.decay else self.learning_rate / (1.0 + self.decay * self.iterations)
         scalars = self._step_scalars(lr, t)

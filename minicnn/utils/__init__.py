@@ -9,3 +9,9 @@ from minicnn.serialization import get_registered_name, register_keras_serializab
 
 __all__ = ["set_random_seed", "check_gradients", "to_categorical", "plot_history", "Sequence", "PyDataset",
            "register_keras_serializable", "get_registered_name", "plot_model"]
+
+
+def __getattr__(name):
+    """A name minicnn lacks: an AttributeError naming the closest utilities."""
+    from minicnn.missing import attribute_error
+    raise attribute_error("minicnn.utils", name, __all__)

@@ -173,7 +173,7 @@ def test_without_mpiexec_nothing_changes_and_mpi4py_is_not_imported(tmp_path):
 
 def test_the_main_example_learns_under_two_ranks():
     done = run([ROOT / "examples" / "mnist_conv.py", "--data", "sample", "--epochs", "2", "--limit", "4000",
-                "--seed", "1"], n=2, timeout=300)
+                "--seed", "1", "--no-save"], n=2, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert out.count("Total params: 600,810") == 1 and out.count("Test accuracy") == 1

@@ -8,7 +8,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 QUICK = ["--backend", "cupy", "--data", "sample", "--limit", "64", "--epochs", "1", "--batch-size", "32",
-         "--seed", "0"]
+         "--seed", "0", "--no-save"]
 
 
 @pytest.mark.parametrize("name, kernels", [

@@ -1,6 +1,7 @@
 """The loss ops: float64 numerical gradients of every loss, values and gradients against Keras 3
-(recorded below) and against plain per-row loops, Keras's reduction over outputs beyond (N, K),
-and finite results for huge logits."""
+(recorded below) and against plain per-row loops, each row's loss (the ``*_rows`` functions),
+Keras's reduction over outputs beyond (N, K) and with sample weights, and finite results for huge
+logits."""
 import math
 
 import numpy as np
@@ -196,3 +197,132 @@ def test_kinks_and_clips_pass_keras_gradients():
                              np.array([[0.2, 0.0, 0.8], [0.1, 1.2, -0.1]]))
     # Keras 3: [[-2.5e-07, 0, -0.4375], [-2.5, 0, 0]]
     np.testing.assert_allclose(g, [[-2.5e-07, 0, -0.4375], [-2.5, 0, 0]], rtol=1e-12)
+
+
+# -- each row's loss (the *_rows functions), Keras's reduction, and its rank rule -----------------
+
+ROWS = {  # the batch-mean function: its rows function, or one with delta
+    ops.categorical_crossentropy_from_logits: ops.categorical_crossentropy_from_logits_rows,
+    ops.binary_crossentropy_from_logits: ops.binary_crossentropy_from_logits_rows,
+    reg.mean_absolute_error: reg.mean_absolute_error_rows,
+    reg.mean_absolute_percentage_error: reg.mean_absolute_percentage_error_rows,
+    reg.huber: reg.huber_rows,
+    reg.kl_divergence: reg.kl_divergence_rows,
+}
+
+
+@pytest.mark.parametrize("fn", list(ROWS), ids=lambda f: f.__name__)
+@given(shape=SHAPES, seed=st.integers(0, 2**16))
+def test_rows_match_plain_loops_and_average_to_the_batch_loss(fn, shape, seed):
+    y, p = draw(shape, seed, fn)
+    rows = ROWS[fn](y, p)
+    assert rows.shape == shape[:-1]
+    expected = [REFS[fn](a, b) for a, b in zip(y.reshape(-1, shape[-1]), p.reshape(-1, shape[-1]))]
+    np.testing.assert_allclose(rows.reshape(-1), expected, rtol=1e-9, atol=1e-14)
+    assert float(rows.mean()) == pytest.approx(float(fn(y, p)[0]), rel=1e-12, abs=1e-15)
+
+
+def ref_cce(y, p):
+    """Crossentropy on probabilities from its definition: rescale the row, clip, -sum(y log q)."""
+    q = [min(max(v / max(sum(p), 1e-7), 1e-7), 1 - 1e-7) for v in p]
+    return -sum(t * math.log(v) for t, v in zip(y, q))
+
+
+def ref_bce(y, p):
+    clip = lambda v: min(max(v, 1e-7), 1 - 1e-7)  # noqa: E731
+    return -sum(t * math.log(clip(v)) + (1 - t) * math.log(1 - clip(v)) for t, v in zip(y, p)) / len(p)
+
+
+@given(shape=SHAPES, seed=st.integers(0, 2**16))
+def test_probability_rows_match_plain_loops(shape, seed):
+    rng = np.random.default_rng(seed)
+    y, p = rng.random(shape), rng.uniform(0.0, 1.0, shape)
+    flat = list(zip(y.reshape(-1, shape[-1]), p.reshape(-1, shape[-1])))
+    for rows_fn, ref, mean_fn in [(ops.categorical_crossentropy_rows, ref_cce, ops.categorical_crossentropy),
+                                  (ops.binary_crossentropy_rows, ref_bce, ops.binary_crossentropy),
+                                  (ops.mean_squared_error_rows, lambda a, b: np.mean((b - a) ** 2),
+                                   ops.mean_squared_error)]:
+        rows = rows_fn(y, p)
+        np.testing.assert_allclose(rows.reshape(-1), [ref(a, b) for a, b in flat], rtol=1e-9)
+        assert float(rows.mean()) == pytest.approx(float(mean_fn(y, p)[0]), rel=1e-12)
+
+
+@given(N=st.integers(1, 5), K=st.integers(1, 6), extra=st.sampled_from([(), (3,)]), seed=st.integers(0, 2**16))
+def test_sparse_rows_are_the_one_hot_rows(N, K, extra, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, K, (N, *extra))
+    z = rng.standard_normal((N, *extra, K)) * 4
+    onehot = ops.sparse_to_onehot(labels, K, np.float64)
+    assert onehot.shape == (N, *extra, K) and (onehot.argmax(axis=-1) == labels).all()
+    np.testing.assert_allclose(ops.sparse_categorical_crossentropy_from_logits_rows(labels.astype(float), z),
+                               ops.categorical_crossentropy_from_logits_rows(onehot, z), rtol=1e-12)
+    p = softmax_forward(z)
+    np.testing.assert_allclose(ops.sparse_categorical_crossentropy_rows(labels, p),
+                               ops.categorical_crossentropy_rows(onehot, p), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_and_reduction_keep_the_dtype(dtype):
+    y, p = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=dtype), np.array([[0.3, 0.7], [0.6, 0.4]], dtype=dtype)
+    for fn in [ops.categorical_crossentropy_rows, ops.categorical_crossentropy_from_logits_rows,
+               ops.binary_crossentropy_rows, ops.binary_crossentropy_from_logits_rows, ops.mean_squared_error_rows,
+               reg.mean_absolute_error_rows, reg.mean_absolute_percentage_error_rows, reg.huber_rows,
+               reg.kl_divergence_rows]:
+        assert fn(y, p).dtype == dtype, fn.__name__
+    assert ops.sparse_categorical_crossentropy_rows(np.array([1, 0]), p).dtype == dtype
+    values = ops.mean_squared_error_rows(y, p)
+    for reduction in ops.REDUCTIONS:
+        assert ops.reduce(values, np.array([1.0, 3.0]), reduction).dtype == dtype
+
+
+def test_reduce_matches_keras_formulas():
+    """Keras 3's reduce_weighted_values, written out: values times weights, then the sum, the sum
+    over the number of values, or over the sum of the weights; nothing for "none"/None."""
+    v = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # (N=2, H=3): a loss per position
+    w = np.array([0.5, 2.0])
+    wv = v * w[:, None]
+    assert float(ops.reduce(v)) == 3.5
+    assert float(ops.reduce(v, reduction="mean")) == 3.5
+    assert float(ops.reduce(v, reduction="sum")) == 21.0
+    assert float(ops.reduce(v, w)) == pytest.approx(wv.sum() / 6)
+    assert float(ops.reduce(v, w.reshape(2, 1))) == pytest.approx(wv.sum() / 6)
+    assert float(ops.reduce(v, w, "sum")) == pytest.approx(wv.sum())
+    assert float(ops.reduce(v, w, "mean_with_sample_weight")) == pytest.approx(wv.sum() / (3 * w.sum()))
+    assert float(ops.reduce(v, reduction="mean_with_sample_weight")) == 3.5  # no weights: the mean
+    np.testing.assert_array_equal(ops.reduce(v, w, "none"), wv)
+    np.testing.assert_array_equal(ops.reduce(v, None, None), v)
+    assert float(ops.reduce(v, 2.0)) == 7.0  # one number weighs everything
+    per_value = np.arange(6.0).reshape(2, 3)
+    assert float(ops.reduce(v, per_value, "sum")) == (v * per_value).sum()
+    out = ops.reduce(v)
+    assert isinstance(out, np.ndarray) and out.shape == ()
+
+
+def test_reduce_of_nothing_is_zero_not_nan():
+    """Weights that are all 0 give 0, as Keras's divide_no_nan does. For an empty batch Keras 3
+    returns the empty array of losses, which float() refuses; here it is 0, a number like any batch's."""
+    assert float(ops.reduce(np.zeros((0,)))) == 0.0
+    assert float(ops.reduce(np.array([1.0, 2.0]), np.zeros(2), "mean_with_sample_weight")) == 0.0
+
+
+def test_reduce_follows_keras_rank_rule_for_weights():
+    """Weights (N, 1) with losses (N,): Keras gives the losses a last axis of 1 ("none" keeps it)."""
+    v, w = np.array([1.0, 2.0, 3.0]), np.array([[1.0], [0.0], [2.0]])
+    assert ops.reduce(v, w, "none").shape == (3, 1)
+    assert float(ops.reduce(v, w)) == pytest.approx(7 / 3)
+
+
+@pytest.mark.parametrize("weight", [np.ones(3), np.ones((2, 2)), np.ones((2, 3, 1, 1))])
+def test_reduce_refuses_weights_that_fit_nothing(weight):
+    with pytest.raises(ValueError, match=r"sample_weight of shape .* fits neither the samples nor the losses"):
+        ops.reduce(np.ones((2, 3)), weight)
+
+
+def test_same_rank_is_keras_squeeze_or_expand():
+    a1, a2, b2, b3 = np.zeros(4), np.zeros((4, 1)), np.zeros((4, 3)), np.zeros((4, 3, 1))
+    shapes = lambda pair: tuple(x.shape for x in pair)  # noqa: E731
+    assert shapes(ops.same_rank(a1, a2)) == ((4, 1), (4, 1))  # a 1-D array gets the axis
+    assert shapes(ops.same_rank(a2, a1)) == ((4, 1), (4, 1))
+    assert shapes(ops.same_rank(b2, b3)) == ((4, 3), (4, 3))  # else the axis of 1 goes
+    assert shapes(ops.same_rank(b3, b2)) == ((4, 3), (4, 3))
+    assert shapes(ops.same_rank(a1, b2)) == ((4,), (4, 3))  # anything else is left alone
