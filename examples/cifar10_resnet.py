@@ -17,8 +17,8 @@ script, the test set is the validation data, and the default is 200 epochs of ba
 Data (``--data``): ``cifar10`` is CIFAR-10 from the data directory (``$MINICNN_DATA``, else
 ``~/.minicnn/datasets``), downloaded there if it can be; a path is CIFAR-10's binary archive or
 folder, or else a Fashion-MNIST folder; ``fashion`` is Fashion-MNIST from the data directory, a
-download, or ``../shared/data/fashion-mnist`` beside the repository, else the 2,000-image sample
-shipped with minicnn. With no ``--data``, CIFAR-10 when it can be had, else Fashion-MNIST. Fashion-MNIST's 28x28 grey images are padded to 32x32
+download, or ``../shared/data/fashion-mnist`` beside the repository. With no ``--data``, CIFAR-10
+when it can be had, else Fashion-MNIST. Fashion-MNIST's 28x28 grey images are padded to 32x32
 and repeated over three channels, so the network is the same.
 """
 import os

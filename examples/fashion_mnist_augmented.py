@@ -1,7 +1,6 @@
 """The classic Keras MNIST CNN on Fashion-MNIST, trained on randomly shifted and flipped images.
 
     python examples/fashion_mnist_augmented.py                  # cached or downloaded Fashion-MNIST
-    python examples/fashion_mnist_augmented.py --data sample    # the embedded 2,000 images (offline)
     python examples/fashion_mnist_augmented.py --data ~/fashion-mnist --epochs 12 --plot
 
 The model, optimizer and data are those of fashion_mnist_conv.py; only the training images differ:
@@ -24,7 +23,7 @@ from minicnn.preprocessing.image import ImageDataGenerator  # noqa: E402
 
 
 def main(argv=None):
-    args = parser(__doc__.splitlines()[0], data_metavar="PATH|sample", data_help=DATA_HELP).parse_args(argv)
+    args = parser(__doc__.splitlines()[0], data_metavar="PATH", data_help=DATA_HELP).parse_args(argv)
     setup(args)
     data, description = load(args.data)
     (x_train, _), (x_test, _) = data

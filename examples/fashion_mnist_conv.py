@@ -1,13 +1,11 @@
 """The classic Keras MNIST CNN, trained on Fashion-MNIST (28x28 images of clothing, 10 classes).
 
     python examples/fashion_mnist_conv.py                       # cached or downloaded Fashion-MNIST
-    python examples/fashion_mnist_conv.py --data sample         # the embedded 2,000 images (offline)
     python examples/fashion_mnist_conv.py --data ~/fashion-mnist --epochs 12 --plot
 
 With no --data it uses the copy in the data directory (``$MINICNN_DATA``, else
 ``~/.minicnn/datasets``), downloading it there if it can, else ``../shared/data/fashion-mnist``
-beside the repository when that folder exists, else the 2,000-image sample shipped with minicnn
-(``fashion_mnist.load_sample()``), and says which.
+beside the repository when that folder exists.
 """
 import os
 import sys
@@ -21,35 +19,29 @@ from mnist_conv import build_model  # noqa: E402
 from minicnn.datasets import fashion_mnist  # noqa: E402
 
 SHARED_COPY = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
-DATA_HELP = ("a folder with the four Fashion-MNIST IDX files (gzipped or not), a Keras-layout .npz, or "
-             "'sample' (embedded, 2,000 images). Default: the data directory (downloading if needed), else "
-             "../shared/data/fashion-mnist, else the sample")
-SAMPLE_TEXT = "Training on the embedded 2,000-image Fashion-MNIST sample"
+DATA_HELP = ("a folder with the four Fashion-MNIST IDX files (gzipped or not), or a Keras-layout .npz. "
+             "Default: the data directory (downloading if needed), else ../shared/data/fashion-mnist")
 
 
 def load(path):
-    """``(data, description)``: from ``path`` ('sample': the embedded sample), else the cache or a
-    download, else the shared copy, else the embedded sample (saying why).
+    """``(data, description)``: from ``path``, else the cache or a download, else the shared copy.
 
-    Raises SystemExit with the reason when a given path holds no readable copy.
+    Raises SystemExit with what to do when no copy can be found.
     """
-    if path == "sample":
-        return fashion_mnist.load_sample(), SAMPLE_TEXT + ", as asked"
     if path:
         return load_from(fashion_mnist.load_data, path), f"Training on Fashion-MNIST from {path}"
     try:
         return fashion_mnist.load_data(), "Training on Fashion-MNIST from the data directory"
-    except OSError:  # DatasetNotFoundError, or a failed download
+    except OSError as e:  # DatasetNotFoundError, or a failed download
         if SHARED_COPY.is_dir():
             return fashion_mnist.load_data(path=SHARED_COPY), \
                 f"Training on Fashion-MNIST from {SHARED_COPY} (not in the data directory, and no download)"
-        return fashion_mnist.load_sample(), (
-            f"{SAMPLE_TEXT}: Fashion-MNIST is not in the data directory and could not be downloaded; "
-            "--data PATH reads your copy (--help says what it takes)")
+        raise SystemExit(f"No Fashion-MNIST found, and none in {SHARED_COPY}.\n{e}\n"
+                         "Or pass --data PATH, a folder holding the four IDX files.") from None
 
 
 def main(argv=None):
-    args = parser(__doc__.splitlines()[0], data_metavar="PATH|sample", data_help=DATA_HELP).parse_args(argv)
+    args = parser(__doc__.splitlines()[0], data_metavar="PATH", data_help=DATA_HELP).parse_args(argv)
     setup(args)
     data, description = load(args.data)
     (x_train, _), (x_test, _) = data

@@ -230,23 +230,11 @@ def test_fashion_default_falls_back_to_the_shared_copy(example_module, monkeypat
     assert data == f"data from {tmp_path}" and str(tmp_path) in description and calls == [None, tmp_path]
 
     monkeypatch.setattr(fashion, "SHARED_COPY", tmp_path / "absent")
-    monkeypatch.setattr(fashion.fashion_mnist, "load_sample", lambda: "the sample")
-    data, description = fashion.load(None)  # offline, with no copy anywhere: the embedded sample
-    assert data == "the sample"
-    assert description == ("Training on the embedded 2,000-image Fashion-MNIST sample: Fashion-MNIST is not in "
-                           "the data directory and could not be downloaded; --data PATH reads your copy "
-                           "(--help says what it takes)")
+    with pytest.raises(SystemExit) as exit_info:
+        fashion.load(None)
+    message = str(exit_info.value.code)
+    assert "No Fashion-MNIST found" in message and "tried the data directory" in message and "--data" in message
     assert fashion.load(str(tmp_path))[0] == f"data from {tmp_path}"  # an explicit path is used as given
-    assert fashion.load("sample") == ("the sample", "Training on the embedded 2,000-image Fashion-MNIST sample, "
-                                                    "as asked")
-
-
-@pytest.mark.parametrize("name", ["fashion_mnist_conv", "fashion_mnist_augmented"])
-def test_fashion_examples_run_offline_on_the_embedded_sample(tmp_path, name):
-    out = run_example(name, "--data", "sample", *QUICK, cwd=tmp_path)
-    assert "Training on the embedded 2,000-image Fashion-MNIST sample, as asked (1600 train / 400 test)" in out
-    assert "Using the first 200 training and 50 test samples (--limit 200)" in out
-    assert 0 <= accuracy_of(out) <= 1 and os.listdir(tmp_path) == []
 
 
 def test_fashion_shared_copy_is_beside_the_repository(example_module):

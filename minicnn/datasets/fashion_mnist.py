@@ -4,17 +4,9 @@
 Rasul and Roland Vollgraf, Zalando Research (MIT license,
 https://github.com/zalandoresearch/fashion-mnist). The download is the four gzipped IDX files of
 the release, from the TensorFlow/Keras data set bucket.
-
-The embedded sample, ``minicnn/datasets/data/fashion-mnist-2k.npz`` (878 KB), holds 2,000 images of
-the release, for running offline: 160 training images of each class (1,600) from its training set
-and 40 of each class (400) from its test set, drawn with ``numpy.random.default_rng(0)`` and
-shuffled (tests/datasets/test_fashion_mnist.py redraws it from the release and compares). Accuracy
-on it is far below the full set's; compare runs on the same split.
 """
-from importlib import resources
-
 from minicnn.datasets._cache import DATA_ENV, data_dir, display, download, find_or_fetch
-from minicnn.datasets._formats import find_idx_files, read_npz
+from minicnn.datasets._formats import find_idx_files
 
 #: Where the download comes from; read at call time, so it can be pointed at a mirror.
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -28,7 +20,6 @@ FILES = {
     "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
 }
-SAMPLE = "fashion-mnist-2k.npz"
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -72,23 +63,8 @@ def load_data(path=None):
         f"download {', '.join(FILES)} from {ORIGIN} (or from the release, "
         f"https://github.com/zalandoresearch/fashion-mnist) into {display(cache)}, or set ${DATA_ENV} "
         f"to a folder with a {CACHE_SUBDIR}/ subfolder holding them;",
-        "or pass load_data(path=...) the folder holding the four files (gzipped or not);",
-        "or use minicnn.datasets.fashion_mnist.load_sample(), the 2,000-image sample shipped with minicnn.",
+        "or pass load_data(path=...) the folder holding the four files (gzipped or not).",
     ]
     data, _ = find_or_fetch("Fashion-MNIST", path, cache, f"{CACHE_SUBDIR}.npz", fetch, ORIGIN, how_to)
     return data
 
-
-def load_sample():
-    """The embedded 2,000-image Fashion-MNIST sample: ``(x_train, y_train), (x_test, y_test)``.
-
-    Real Fashion-MNIST images, shipped inside the package so that the examples run offline; see the
-    module docstring for how they were drawn and their license (MIT, Zalando Research).
-
-    Returns:
-        uint8 arrays: x_train (1600, 28, 28), y_train (1600,), x_test (400, 28, 28), y_test (400,);
-        each class 160 times in training and 40 times in test.
-    """
-    resource = resources.files("minicnn.datasets").joinpath("data", SAMPLE)
-    with resources.as_file(resource) as file:  # a real file even when installed as a zip
-        return read_npz(file)
