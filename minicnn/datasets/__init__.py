@@ -7,8 +7,7 @@ Each ``load_data(path=None)`` reads your copy from ``path``, else the data direc
 ``cifar10.load_data()`` reads the binary version of CIFAR-10 (``cifar-10-binary.tar.gz``) into
 (N, 32, 32, 3) images and (N, 1) labels, as Keras's does. ``mnist.load_sample()`` returns 10,000
 real digits shipped with the package, for offline use, and ``mnist.load_default()`` picks full
-MNIST when it can and the sample otherwise; ``fashion_mnist.load_sample()`` returns 2,000 real
-Fashion-MNIST images shipped the same way.
+MNIST when it can and the sample otherwise.
 """
 from minicnn.datasets import cifar10, fashion_mnist, mnist
 from minicnn.datasets._cache import DatasetNotFoundError, data_dir
