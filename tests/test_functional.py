@@ -349,3 +349,25 @@ def test_resnet_block_steps_and_gradients(path):
     other = model.predict(x)
     backend.set_fast_path(path)
     np.testing.assert_allclose(model.predict(x), other, rtol=1e-10)  # BN folded into the conv at inference
+
+
+def test_sample_weights_and_callbacks_with_two_outputs():
+    """One weight per sample weighs every output's loss (Keras: the weighted sum over the batch size)."""
+    model = shared_two_output_model()
+    model.compile("sgd", ["categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
+    rng = np.random.default_rng(12)
+    xs = [rng.standard_normal((6, 5)), rng.standard_normal((6, 5))]
+    ys = [np.eye(3)[rng.integers(0, 3, 6)], rng.standard_normal((6, 2))]
+    w = rng.random(6)
+    logs = model.evaluate(xs, ys, sample_weight=w, batch_size=6, verbose=0, return_dict=True)
+    p, r = model.predict(xs)
+    cce = -(ys[0] * np.log(p)).sum(axis=1)
+    mse = ((ys[1] - r) ** 2).mean(axis=1)
+    assert logs["cls_loss"] == pytest.approx((cce * w).mean(), rel=1e-9)
+    assert logs["reg_loss"] == pytest.approx((mse * w).mean(), rel=1e-9)
+    assert logs["loss"] == pytest.approx((cce * w).mean() + 0.5 * (mse * w).mean(), rel=1e-9)
+    stop = keras.callbacks.EarlyStopping(monitor="val_reg_loss", patience=0, mode="min")
+    history = model.fit(xs, ys, validation_data=(xs, ys), epochs=3, verbose=0, callbacks=[stop], sample_weight=w)
+    assert "val_reg_loss" in history.history and len(history.history["loss"]) >= 1
+    with pytest.raises(ValueError, match="class_weight is for a model with one output"):
+        model.fit(xs, ys, class_weight={0: 1.0, 1: 2.0, 2: 1.0}, verbose=0)
