@@ -76,7 +76,8 @@ class Evaluator:
                     f"{what} is a dict with " + " and ".join(
                         part for part in (f"unknown name(s) {unknown}" if unknown else "",
                                           f"no entry for {missing}" if missing else "") if part) +
-                    f"; the model's {kind}s are {names}.")
+                    f"; the model's {kind}s are {names}. A dict keys the data of each {kind} by its name"
+                    + (f"; with one {kind}, pass the array itself." if len(names) == 1 else "."))
             return [data.get(k) for k in names]
         if n == 1:  # one array: a list of one array, or data given as nested lists
             return [data[0]] if len(data) == 1 and hasattr(data[0], "shape") else [data]

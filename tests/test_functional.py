@@ -371,3 +371,12 @@ def test_sample_weights_and_callbacks_with_two_outputs():
     assert "val_reg_loss" in history.history and len(history.history["loss"]) >= 1
     with pytest.raises(ValueError, match="class_weight is for a model with one output"):
         model.fit(xs, ys, class_weight={0: 1.0, 1: 2.0, 2: 1.0}, verbose=0)
+
+
+def test_a_dict_for_a_model_with_one_input_says_what_dicts_are_for():
+    model = keras.Sequential([Dense(2, input_shape=(3,), name="only")])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"unknown name\(s\) \['x'\].*with one input, pass the array itself"):
+        model.fit({"x": np.zeros((4, 3))}, np.zeros((4, 2)), verbose=0)
+    name = model.inputs[0].node.layer.name
+    model.fit({name: np.zeros((4, 3))}, np.zeros((4, 2)), verbose=0)  # keyed by the input's name: fine
