@@ -380,3 +380,18 @@ def test_a_dict_for_a_model_with_one_input_says_what_dicts_are_for():
         model.fit({"x": np.zeros((4, 3))}, np.zeros((4, 2)), verbose=0)
     name = model.inputs[0].node.layer.name
     model.fit({name: np.zeros((4, 3))}, np.zeros((4, 2)), verbose=0)  # keyed by the input's name: fine
+
+
+def test_a_relu_layer_fuses_as_activation_relu_does(path):
+    """ReLU() with its defaults is the same step as Activation("relu"); ReLU(max_value=6) is not."""
+    set_random_seed(8)
+    inputs = keras.Input(shape=(6, 6, 2), **F64)
+    x = keras.layers.ReLU(name="plain", **F64)(BatchNormalization(**F64)(Conv2D(2, 3, padding="same", **F64)(inputs)))
+    x = keras.layers.ReLU(max_value=6.0, name="six", **F64)(BatchNormalization(**F64)(Conv2D(2, 3, **F64)(x)))
+    model = keras.Model(inputs, Dense(3, activation="softmax", **F64)(Flatten(**F64)(x)))
+    model.compile("sgd", "categorical_crossentropy")
+    rng = np.random.default_rng(13)
+    check_model_gradients(model, [rng.standard_normal((4, 6, 6, 2))], [np.eye(3)[rng.integers(0, 3, 4)]])
+    if path:
+        fused = {l.name for s in model._plan().steps if len(s.layers) > 1 for l in s.layers}
+        assert "plain" in fused and "six" not in fused

@@ -11,12 +11,15 @@ import numpy as np
 
 from minicnn.cpu import conv, dense, dropout, normalization, pooling
 from minicnn.cpu.workspace import workspace
-from minicnn.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D
+from minicnn.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, ReLU
 from minicnn.ops.activations import relu_backward
 
 
 def is_relu(layer):
-    """Whether ``layer`` is an Activation("relu") (the planner fuses it into the step before)."""
+    """Whether ``layer`` is a plain ReLU, ``Activation("relu")`` or ``ReLU()`` with its defaults (the
+    planner fuses it into the step before)."""
+    if type(layer) is ReLU:
+        return layer.max_value is None and layer.negative_slope == 0 and layer.threshold == 0
     return type(layer) is Activation and layer.activation == "relu"
 
 
