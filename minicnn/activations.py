@@ -23,6 +23,11 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     return ops.relu_general_forward(_array(x), negative_slope, max_value, threshold)
 
 
+def relu6(x):
+    """min(max(x, 0), 6), as MobileNet caps its activations (the same as ``relu(x, max_value=6)``)."""
+    return ops.relu6_forward(_array(x))
+
+
 def leaky_relu(x, negative_slope=0.2):
     """x for x > 0, else ``negative_slope * x`` (Keras 3's default slope for the function: 0.2)."""
     return ops.leaky_relu_forward(_array(x), negative_slope)
@@ -60,6 +65,11 @@ def gelu(x, approximate=False):
     """x * Phi(x), Phi the standard normal CDF (Keras 3's default); ``approximate=True`` gives
     the tanh approximation."""
     return ops.gelu_forward(_array(x), approximate)
+
+
+def mish(x):
+    """x * tanh(softplus(x)) (Misra, 2019)."""
+    return ops.mish_forward(_array(x))
 
 
 def hard_sigmoid(x):

@@ -1,11 +1,11 @@
 """The names Keras has and minicnn lacks: the AttributeError that says what comes closest and what is planned.
 
 ``minicnn``, ``minicnn.layers``, ``minicnn.utils`` and ``minicnn.backend`` end their module-level
-``__getattr__`` with :func:`attribute_error`, so ``keras.layers.Conv2DTranspose``, which Keras has,
+``__getattr__`` with :func:`attribute_error`, so ``keras.layers.Lambda``, which Keras has,
 still fails with an AttributeError, but one that says why::
 
-    AttributeError: module 'minicnn.layers' has no attribute 'Conv2DTranspose'. It is planned
-    (issue 22: the layers of modern CNNs) but not in minicnn yet. Closest in minicnn.layers: Conv2D.
+    AttributeError: module 'minicnn.layers' has no attribute 'Lambda'. It is planned (issue 24:
+    code the user writes: custom layers, Lambda, keras.ops, GradientTape) but not in minicnn yet.
 
 The planned names are those of the open issues; remove a name here when it is written.
 """
@@ -19,11 +19,6 @@ ISSUES = {
 PLANNED = {
     "minicnn": {"GradientTape": 24, "Metric": 24},
     "minicnn.layers": {
-        **dict.fromkeys(
-            ["Conv2DTranspose", "Convolution2DTranspose", "Deconvolution2D", "Deconv2D", "DepthwiseConv2D",
-             "SeparableConv2D", "SeparableConvolution2D", "UpSampling2D", "Cropping2D", "SpatialDropout2D",
-             "GaussianNoise", "GaussianDropout", "LayerNormalization", "GroupNormalization", "Rescaling",
-             "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast"], 22),
         "Lambda": 24,
     },
     # Keras 1/2's backend functions, as issue 24 lists them (K.sum, K.square, ...).

@@ -16,7 +16,8 @@ they fuse, only where the graph makes it safe:
 - a step that can apply the ReLU derivative of the step before it more cheaply than that step
   (a convolution on each chunk of its input gradient, a max pool on its pooled gradient) does
   so, when every reader of that output can, and the step before skips it;
-- a step that reads only the model's inputs computes no input gradient.
+- a step computes no input gradient when no step before it has trainable weights, and backward
+  skips the steps with none at or before them (a frozen base, an augmentation layer first).
 
 On both paths a final softmax trained with a crossentropy is fused with the loss: the gradient
 at the logits is (p - y) / N, exact and cheap, so the last step skips the softmax's backward
@@ -82,6 +83,7 @@ class Call(NamedTuple):
     list_input: bool    # the layer takes a list (a merge layer), not one array
     weights: tuple      # the positions in Plan.weights of its trainable weights, in its grads' order
     frees: tuple        # slots no later step reads: dropped after this step when not training
+    backward: bool      # whether backward runs it: it has trainable weights, or a step before it has
 
 
 class Plan:
@@ -161,8 +163,8 @@ class Plan:
         wgrads = [None] * len(self.weights)
         for call, cache in zip(reversed(self.calls), reversed(caches)):
             dy = [grads[i] for i in call.outs]
-            if all(d is None for d in dy):
-                continue  # nothing this step made reaches a loss
+            if not call.backward or all(d is None for d in dy):
+                continue  # no weight at or before this step, or nothing it made reaches a loss
             dx, step_grads = call.step.backward(dy[0] if len(dy) == 1 else dy, cache)
             for j, g in zip(call.weights, step_grads):
                 wgrads[j] = _plus(wgrads[j], g)
@@ -213,7 +215,8 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
             named.setdefault(id(w), (name, w))
     weights, weight_names = [w for _, w in named.values()], [name for name, _ in named.values()]
     index = {id(w): j for j, w in enumerate(weights)}
-    flags = _fast_flags(groups, readers, slot, len(graph.inputs), output_ids, input_grads) if fast else {}
+    backward, needs_dx = _backward_needs(groups, slot, input_grads)
+    flags = _fast_flags(groups, readers, slot, output_ids, needs_dx) if fast else {}
     calls, last_read = [], {}
     for k, (cls, nodes) in enumerate(groups):
         for t in nodes[0].inputs:
@@ -231,7 +234,7 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
         layer_weights = [w for layer in step.layers for w in layer.trainable_weights]
         frees = tuple(i for i, last in last_read.items() if last == k and i not in {slot[j] for j in output_ids})
         calls.append(Call(step, tuple(slot[id(t)] for t in nodes[0].inputs), outs, nodes[0].list_input,
-                          tuple(index[id(w)] for w in layer_weights), frees))
+                          tuple(index[id(w)] for w in layer_weights), frees, backward[k]))
     regularized = list({id(l): l for layer in graph.layers for l in layer._leaf_layers() if l.regularizers}.values())
     return Plan(calls, len(slot), len(graph.inputs), [slot[id(t)] for t in graph.outputs], (weights, weight_names),
                 fast, softmax_loss, regularized)
@@ -266,7 +269,21 @@ def _fast_groups(graph, readers, slot, output_ids):
     return groups
 
 
-def _fast_flags(groups, readers, slot, n_inputs, output_ids, input_grads):
+def _backward_needs(groups, slot, input_grads):
+    """For each step, whether backward must run it (it or a step before it has trainable weights: a
+    frozen base or an augmentation layer first in the model costs no backward) and whether it must
+    compute its input gradient (a step before it needs one). ``input_grads``: every step must."""
+    producer, backward, needs_dx = {}, [], []
+    for k, (cls, nodes) in enumerate(groups):
+        before = [producer[slot[id(t)]] for t in nodes[0].inputs if slot[id(t)] in producer]
+        needs_dx.append(input_grads or any(backward[j] for j in before))
+        backward.append(needs_dx[-1] or any(n.layer.trainable_weights for n in nodes))
+        for t in nodes[-1].outputs:
+            producer[slot[id(t)]] = k
+    return backward, needs_dx
+
+
+def _fast_flags(groups, readers, slot, output_ids, needs_dx):
     """The options of each tuned step: who applies a ReLU derivative, who skips the input gradient,
     which residual add writes into its input's buffer."""
     flags = {k: {} for k in range(len(groups))}
@@ -281,22 +298,21 @@ def _fast_flags(groups, readers, slot, n_inputs, output_ids, input_grads):
             flags[k]["activation_grad_given"] = True
             for j in after:
                 flags[j]["input_relu"] = True
-        if issubclass(cls, fast.FastStep) and not input_grads and \
-                all(slot[id(t)] < n_inputs for t in nodes[0].inputs):
+        if issubclass(cls, fast.FastStep) and not needs_dx[k]:
             flags[k]["need_dx"] = False
         if cls is fast.FastAdd:
-            flags[k]["in_place"] = _in_place_input(nodes[0], groups, group_of, readers, slot, n_inputs, output_ids)
+            flags[k]["in_place"] = _in_place_input(nodes[0], groups, group_of, readers, slot, output_ids)
     return flags
 
 
-def _in_place_input(node, groups, group_of, readers, slot, n_inputs, output_ids):
+def _in_place_input(node, groups, group_of, readers, slot, output_ids):
     """The input of an add whose buffer it may overwrite: one nothing else reads, not a model input
     or output, whose step keeps no reference to it for its backward; None if neither is."""
     ins = [slot[id(t)] for t in node.inputs]
     for i in (1, 0):
         t = node.inputs[i]
         producer = groups[group_of[t.node]] if t.node in group_of else None
-        if (ins[0] != ins[1] and ins[i] >= n_inputs and len(readers[ins[i]]) == 1 and id(t) not in output_ids
+        if (ins[0] != ins[1] and not t.node.is_input and len(readers[ins[i]]) == 1 and id(t) not in output_ids
                 and producer is not None and issubclass(producer[0], fast.FastStep)
                 and not producer[0].keeps_output([n.layer for n in producer[1]])):
             return i

@@ -395,3 +395,17 @@ def test_a_relu_layer_fuses_as_activation_relu_does(path):
     if path:
         fused = {l.name for s in model._plan().steps if len(s.layers) > 1 for l in s.layers}
         assert "plain" in fused and "six" not in fused
+
+
+def test_backward_skips_what_no_trainable_weight_depends_on(path):
+    """A frozen base (and anything before the first trainable weight) runs no backward; the trainable
+    head's gradients are still exact."""
+    model = residual_model()
+    for layer in model.layers[:5]:  # the convolutions, BN and add of the residual block
+        layer.trainable = False
+    model.compile("sgd", "categorical_crossentropy")
+    plan = model._plan()
+    assert [call.backward for call in plan.calls][-1] and not any(
+        call.backward for call in plan.calls if set(call.step.layers) & set(model.layers[:5]))
+    rng = np.random.default_rng(14)
+    check_model_gradients(model, [rng.standard_normal((4, 6, 6, 2))], [np.eye(4)[rng.integers(0, 4, 4)]])

@@ -18,7 +18,7 @@ from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Co
                             Input, MaxPooling2D)
 
 ACTIVATIONS = ["relu", "softmax", "sigmoid", "tanh", "linear", None, "gelu", "elu", "swish", "hard_sigmoid"]
-BAD_ACTIVATIONS = ["relu6", "Relu", "", "GELU"]
+BAD_ACTIVATIONS = ["relu7", "Relu", "", "GELU"]
 PADDINGS = ["valid", "same", "SAME", "full"]
 
 

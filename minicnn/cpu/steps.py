@@ -13,6 +13,11 @@ from minicnn.cpu import conv, dense, dropout, normalization, pooling
 from minicnn.cpu.workspace import workspace
 from minicnn.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, ReLU
 from minicnn.ops.activations import relu_backward
+from minicnn.cpu import conv_transpose, depthwise
+from minicnn.layers import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from minicnn.cpu import noise, resampling
+from minicnn.layers import GaussianDropout, GaussianNoise, SpatialDropout2D, UpSampling2D
+from minicnn.ops.resampling import upsample2d_forward
 
 
 def is_relu(layer):
@@ -277,3 +282,190 @@ class FastBatchNormalization(FastStep):
 STEPS = {Conv2D: FusedConvPool, MaxPooling2D: FastMaxPool, Dense: FastDense, Dropout: FastDropout,
          BatchNormalization: FastBatchNormalization, Add: FastAdd}
 """The tuned step for each layer type (exact types: a subclass keeps its own forward/backward)."""
+
+
+class FastUpSampling2D(FastStep):
+    """Nearest-neighbour UpSampling2D (channels-last) whose backward adds whole rows, then columns
+    (:mod:`minicnn.cpu.resampling`); the forward is the plain op's."""
+
+    @classmethod
+    def takes(cls, layer):
+        return layer.data_format == "channels_last" and layer.interpolation == "nearest"
+
+    def forward(self, x, training):
+        return upsample2d_forward(x, self.layer.size), None
+
+    def backward(self, dy, cache):
+        return (resampling.nearest_backward(dy, self.layer.size) if self.need_dx else None), []
+
+
+class FastGaussianNoise(FastStep):
+    """GaussianNoise whose normal draws are made on the worker threads (:mod:`minicnn.cpu.noise`)."""
+
+    def forward(self, x, training):
+        if not training or self.layer.stddev == 0:
+            return x, None
+        return noise.gaussian_noise_forward(x, self.layer.stddev), None
+
+    def backward(self, dy, cache):
+        return dy, []
+
+
+class FastGaussianDropout(FastStep):
+    """GaussianDropout whose normal draws are made on the worker threads (:mod:`minicnn.cpu.noise`)."""
+
+    def forward(self, x, training):
+        if not training or self.layer.rate == 0:
+            return x, None
+        return noise.gaussian_dropout_forward(x, self.layer.rate)
+
+    def backward(self, dy, m):
+        return (dy if m is None else dy * m), []
+
+
+class FastSpatialDropout2D(FastStep):
+    """Channels-last SpatialDropout2D multiplying whole image rows by the mask (:mod:`minicnn.cpu.noise`)."""
+
+    @classmethod
+    def takes(cls, layer):
+        return layer.data_format == "channels_last"
+
+    def forward(self, x, training):
+        if not training or self.layer.rate == 0:
+            return x, None
+        return noise.spatial_dropout_forward(x, self.layer.rate)
+
+    def backward(self, dy, row_mask):
+        return (dy if row_mask is None else noise.spatial_dropout_backward(dy, row_mask)), []
+
+
+STEPS.update({UpSampling2D: FastUpSampling2D, GaussianNoise: FastGaussianNoise,
+              GaussianDropout: FastGaussianDropout, SpatialDropout2D: FastSpatialDropout2D})
+
+
+class FastDepthwiseConv2D(FastStep):
+    """DepthwiseConv2D as one einsum per chunk over window views, no patch matrix, on the worker
+    threads (:mod:`minicnn.cpu.depthwise`); its activation as the layer's."""
+
+    @classmethod
+    def takes(cls, layer):
+        return layer.data_format == "channels_last"
+
+    def forward(self, x, training):
+        d = self.layer
+        z, cache = depthwise.depthwise_conv2d_forward(x, d.params["depthwise_kernel"], d.params.get("bias"),
+                                                      d.strides, d.padding, d.dilation_rate, ws=workspace(self))
+        y, saved = self.activate(z)
+        return y, (cache, saved)
+
+    def backward(self, dy, cache):
+        cache, saved = cache
+        dx, dW, db = depthwise.depthwise_conv2d_backward(self.deactivate(dy, saved), cache, need_dx=self.need_dx,
+                                                         ws=workspace(self))
+        return dx, self.layer.trainable_gradients({"depthwise_kernel": dW, "bias": db})
+
+
+class FastSeparableConv2D(FastDepthwiseConv2D):
+    """SeparableConv2D: the depthwise step's chunks, each followed by its 1x1 product while in cache
+    (:mod:`minicnn.cpu.depthwise`)."""
+
+    def forward(self, x, training):
+        s = self.layer
+        z, cache = depthwise.separable_conv2d_forward(x, s.params["depthwise_kernel"], s.params["pointwise_kernel"],
+                                                      s.params.get("bias"), s.strides, s.padding, s.dilation_rate,
+                                                      ws=workspace(self))
+        y, saved = self.activate(z)
+        return y, (cache, saved)
+
+    def backward(self, dy, cache):
+        cache, saved = cache
+        dx, dWd, dWp, db = depthwise.separable_conv2d_backward(self.deactivate(dy, saved), cache,
+                                                               need_dx=self.need_dx, ws=workspace(self))
+        return dx, self.layer.trainable_gradients({"depthwise_kernel": dWd, "pointwise_kernel": dWp, "bias": db})
+
+
+class FastConv2DTranspose(FastStep):
+    """Conv2DTranspose in chunks on the worker threads, the col2im of each in cache; with stride 1, one
+    product of the flipped kernel (:mod:`minicnn.cpu.conv_transpose`); its activation as the layer's."""
+
+    @classmethod
+    def takes(cls, layer):
+        """Channels-last, undilated: the tuned patches have no dilation."""
+        return layer.data_format == "channels_last" and layer.dilation_rate == (1, 1)
+
+    def forward(self, x, training):
+        c = self.layer
+        z, cache = conv_transpose.conv2d_transpose_forward(x, c.params["kernel"], c.params.get("bias"), c.strides,
+                                                           c.padding, c.output_padding, ws=workspace(self))
+        y, saved = self.activate(z)
+        return y, (cache, saved)
+
+    def backward(self, dy, cache):
+        cache, saved = cache
+        dx, dW, db = conv_transpose.conv2d_transpose_backward(self.deactivate(dy, saved), cache,
+                                                              need_dx=self.need_dx, ws=workspace(self))
+        return dx, self.layer.trainable_gradients({"kernel": dW, "bias": db})
+
+
+STEPS.update({DepthwiseConv2D: FastDepthwiseConv2D, SeparableConv2D: FastSeparableConv2D,
+              Conv2DTranspose: FastConv2DTranspose})
+
+
+from minicnn.cpu import layer_norm  # noqa: E402
+from minicnn.layers import GroupNormalization, LayerNormalization  # noqa: E402
+
+
+class FastLayerNormalization(FastStep):
+    """LayerNormalization over the trailing axes (the last one, or all of a sample's), in row chunks
+    on the worker threads (minicnn.cpu.layer_norm); its centred input in a reused buffer."""
+
+    @classmethod
+    def takes(cls, layer):
+        ndim = len(layer.input_shape) + 1
+        axes = layer._axes(ndim)
+        return axes == tuple(range(axes[0], ndim))
+
+    @classmethod
+    def keeps_output(cls, layers):
+        return False
+
+    def forward(self, x, training):
+        ln = self.layer
+        first = ln._axes(x.ndim)[0]
+        gamma, beta = (None if p is None else p.reshape(-1) for p in (ln.params.get("gamma"), ln.params.get("beta")))
+        y, cache = layer_norm.layernorm_forward(x, int(np.prod(x.shape[first:])), gamma, beta, ln.epsilon,
+                                                workspace(self))
+        return y, (cache if training else None)
+
+    def backward(self, dy, cache):
+        dx, dgamma, dbeta = layer_norm.layernorm_backward(dy, cache, need_dx=self.need_dx, ws=workspace(self))
+        return dx, self.layer.trainable_gradients(self.layer._grads(dgamma, dbeta))
+
+
+class FastGroupNormalization(FastStep):
+    """GroupNormalization with the channels last or first (axis 1), in chunks of samples on the
+    worker threads (minicnn.cpu.layer_norm); its centred input in a reused buffer."""
+
+    @classmethod
+    def takes(cls, layer):
+        ndim = len(layer.input_shape) + 1
+        return layer._channel_axis(ndim) in (1, ndim - 1)
+
+    @classmethod
+    def keeps_output(cls, layers):
+        return False
+
+    def forward(self, x, training):
+        gn = self.layer
+        y, cache = layer_norm.groupnorm_forward(x, gn.params.get("gamma"), gn.params.get("beta"),
+                                                gn._group_count(x.shape[1:]), gn.epsilon,
+                                                channels_last=gn._channel_axis(x.ndim) == x.ndim - 1,
+                                                ws=workspace(self))
+        return y, (cache if training else None)
+
+    def backward(self, dy, cache):
+        dx, dgamma, dbeta = layer_norm.groupnorm_backward(dy, cache, need_dx=self.need_dx, ws=workspace(self))
+        return dx, self.layer.trainable_gradients(self.layer._grads(dgamma, dbeta))
+
+
+STEPS.update({LayerNormalization: FastLayerNormalization, GroupNormalization: FastGroupNormalization})

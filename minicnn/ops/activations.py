@@ -2,8 +2,8 @@
 
 Every ``*_forward(x)`` returns ``y`` (same shape as ``x``). Its ``*_backward(dy, saved)`` takes
 what the derivative needs besides dy: for most activations the forward's *output* y, which the
-next layer holds anyway; for the few whose derivative is not a function of y (silu/swish, gelu
-and the ReLU with Keras's options) the forward's *input* x. :data:`ACTIVATIONS` records which,
+next layer holds anyway; for the few whose derivative is not a function of y (silu/swish, gelu,
+mish and the ReLU with Keras's options) the forward's *input* x. :data:`ACTIVATIONS` records which,
 and a layer caches that one array (:class:`minicnn.layers.core.ActivationMixin`).
 """
 import math
@@ -38,6 +38,8 @@ def relu_general_forward(x, negative_slope=0.0, max_value=None, threshold=0.0):
     if negative_slope == 0 and max_value is None and threshold == 0:  # the plain ReLU: one pass
         return relu_forward(x)
     xp = get_array_module(x)
+    if negative_slope == 0 and threshold == 0:  # MobileNet's ReLU(6.): one pass too
+        return xp.clip(x, 0, max_value)
     y = xp.where(x > threshold, x, 0).astype(x.dtype, copy=False)
     if max_value is not None:
         y = xp.clip(y, 0, max_value)
@@ -50,10 +52,22 @@ def relu_general_backward(dy, x, negative_slope=0.0, max_value=None, threshold=0
     """Takes the input x: with a threshold, y alone does not say which side of it x was."""
     if negative_slope == 0 and max_value is None and threshold == 0:
         return relu_backward(dy, x)  # x > 0 exactly where y > 0
+    if negative_slope == 0 and threshold == 0:
+        return dy * ((x > 0) & (x < max_value))
     passes = x > threshold
     if max_value is not None:
         passes &= (x > 0) & (x < max_value)
     return get_array_module(dy).where(x < threshold, negative_slope * dy, dy * passes)
+
+
+def relu6_forward(x):
+    """min(max(x, 0), 6): the ReLU capped at 6 (MobileNet's; Keras's ``relu6``)."""
+    return get_array_module(x).clip(x, 0, 6)
+
+
+def relu6_backward(dy, y):
+    """dy where 0 < x < 6, read off y (0 and 6 exactly where x is at or past a cap)."""
+    return dy * ((y > 0) & (y < 6))
 
 
 def leaky_relu_forward(x, negative_slope=0.2):
@@ -147,6 +161,18 @@ def silu_backward(dy, x):
     return dy * s * (1 + x * (1 - s))
 
 
+def mish_forward(x):
+    """x * tanh(softplus(x)) (Misra, 2019; Keras's ``mish``)."""
+    return x * get_array_module(x).tanh(softplus_forward(x))
+
+
+def mish_backward(dy, x):
+    """Takes the input x (mish is not monotonic, so y does not determine it):
+    t + x * (1 - t**2) * sigmoid(x), with t = tanh(softplus(x))."""
+    t = get_array_module(x).tanh(softplus_forward(x))
+    return dy * (t + x * (1 - t * t) * sigmoid_forward(x))
+
+
 GELU_TANH = math.sqrt(2 / math.pi)
 
 
@@ -223,6 +249,8 @@ ACTIVATIONS = {
     "hard_sigmoid": (hard_sigmoid_forward, hard_sigmoid_backward, False),
     "exponential": (exponential_forward, exponential_backward, False),
     "leaky_relu": (leaky_relu_forward, leaky_relu_backward, False),
+    "relu6": (relu6_forward, relu6_backward, False),
+    "mish": (mish_forward, mish_backward, True),
 }
 
 

@@ -25,10 +25,16 @@ from minicnn.ops.geometry import PADDINGS, conv_output_length, conv_padding, pad
 
 
 def conv_geometry(x_shape, KH, KW, strides, padding, dilation=(1, 1)):
-    """The output size (OH, OW) and the pads ((pt, pb), (pl, pr)) of a window over x (N, H, W, C)."""
+    """The output size (OH, OW) and the pads ((pt, pb), (pl, pr)) of a window over x (N, H, W, C).
+
+    ``padding`` is "valid", "same", or the pads themselves ((pt, pb), (pl, pr)), as the transposed
+    convolution (:mod:`minicnn.ops.conv_transpose`) gives them."""
     _, H, W, _ = x_shape
     (sh, sw), (dh, dw) = strides, dilation
     EH, EW = (KH - 1) * dh + 1, (KW - 1) * dw + 1  # the dilated window's extent
+    if not isinstance(padding, str):
+        (pt, pb), (pl, pr) = padding
+        return ((H + pt + pb - EH) // sh + 1, (W + pl + pr - EW) // sw + 1), ((pt, pb), (pl, pr))
     OH, OW = conv_output_length(H, EH, sh, padding), conv_output_length(W, EW, sw, padding)
     return (OH, OW), (conv_padding(H, EH, sh, padding), conv_padding(W, EW, sw, padding))
 

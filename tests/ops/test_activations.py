@@ -29,15 +29,17 @@ SCALAR = {
     "hard_sigmoid": lambda v: min(max(v + 3, 0.0), 6.0) / 6,  # relu6(x + 3) / 6
     "exponential": math.exp,
     "leaky_relu": lambda v: v if v > 0 else 0.2 * v,
+    "relu6": lambda v: min(max(v, 0.0), 6.0),
+    "mish": lambda v: v * math.tanh(math.log1p(math.exp(v)) if v < 30 else v),  # softplus(v) = v past 30
 }
 ELEMENTWISE = sorted(SCALAR)
-TAKES_INPUT = {"silu", "swish", "gelu"}
+TAKES_INPUT = {"silu", "swish", "gelu", "mish"}
 
 
 def spaced(n, seed, scale=1.0):
-    """Values in about [-4, 4] * scale, none within 1e-3 of a kink (0, +-3 for hard_sigmoid)."""
+    """Values in about [-4, 4] * scale, none within 1e-3 of a kink (0, +-3 for hard_sigmoid, 6 for relu6)."""
     v = np.random.default_rng(seed).uniform(-4, 4, n) * scale
-    return np.where(np.min(np.abs(v[:, None] - [0, 3, -3]), axis=1) < 1e-3, v + 0.01, v)
+    return np.where(np.min(np.abs(v[:, None] - [0, 3, -3, 6]), axis=1) < 1e-3, v + 0.01, v)
 
 
 def backward_input(name, x, y):
@@ -160,7 +162,29 @@ def test_get_and_serialize():
     assert public.serialize(public.swish) == "silu" and public.serialize(public.elu) == "elu"
     for name in ops.ACTIVATIONS:
         assert public.get(name) is public.get(public.serialize(public.get(name)))
-    with pytest.raises(ValueError, match="relu6"):
-        public.get("relu6")
+    with pytest.raises(ValueError, match="relu6"):  # the valid names are listed
+        public.get("relu7")
     with pytest.raises(TypeError, match="minicnn.activations"):
         public.get(np.tanh)
+
+
+def test_relu6_is_relu_capped_at_6_and_the_relu_layers_max_value_6():
+    x = np.array([-7.0, -0.5, 0.5, 5.5, 6.5, 100.0])
+    numeric = numerical_gradient(lambda: float(public.relu6(x).sum()), x)
+    np.testing.assert_allclose(ops.relu6_backward(np.ones_like(x), public.relu6(x)), numeric, atol=1e-8)
+    np.testing.assert_array_equal(public.relu6(x), [0, 0, 0.5, 5.5, 6, 6])
+    np.testing.assert_array_equal(public.relu6(x), public.relu(x, max_value=6.0))
+    dy = np.ones_like(x)
+    np.testing.assert_array_equal(ops.relu6_backward(dy, public.relu6(x)), [0, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(ops.relu6_backward(dy, public.relu6(x)),
+                                  ops.relu_general_backward(dy, x, 0.0, 6.0, 0.0))
+    # At the caps themselves the gradient is 0, as torch's relu6 (Keras 3's on its torch backend) has it.
+    np.testing.assert_array_equal(ops.relu6_backward(np.ones(2), np.array([0.0, 6.0])), [0, 0])
+
+
+def test_mish_values_from_the_paper():
+    # mish(1) = tanh(log(1 + e)); mish has its minimum, about -0.30884, near x = -1.19.
+    np.testing.assert_allclose(public.mish(np.array([1.0]))[0], math.tanh(math.log1p(math.e)), rtol=1e-14)
+    x = np.linspace(-3, 1, 40001)
+    assert abs(public.mish(x).min() - -0.30884) < 1e-5
+    assert abs(x[public.mish(x).argmin()] - -1.1924) < 1e-3

@@ -1,0 +1,101 @@
+"""Conv2DTranspose, DepthwiseConv2D and SeparableConv2D in minicnn and in Keras 3, on the same inputs and weights.
+
+    python benchmarks/keras_conv_agreement.py --keras-python /path/to/venv/bin/python
+
+As benchmarks/keras_layers_agreement.py (whose Keras side this runs): each case is one constructor
+call, spelled the same for both, evaluated with minicnn.layers here and with keras.layers in a child
+process (KERAS_BACKEND=torch), with the same input x and weights (random, the bias included). The
+table gives the largest absolute difference of the outputs and of the input gradients of sum(y * R)
+for a random R (Keras's by torch autograd), in float32 and in float64, and the largest |y| for scale.
+"""
+import argparse
+import functools
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+
+from common import header
+from keras_layers_agreement import KERAS_SIDE
+
+from minicnn import layers
+
+IMAGES, IMAGES_CF = (3, 7, 8, 4), (3, 4, 7, 8)
+CASES = [  # (constructor call, input shape)
+    ("Conv2DTranspose(5, 3)", IMAGES),
+    ('Conv2DTranspose(5, 3, strides=2, padding="same")', IMAGES),
+    ('Conv2DTranspose(5, 4, strides=2, padding="same")', IMAGES),
+    ('Conv2DTranspose(5, 4, strides=2, padding="same", output_padding=1)', IMAGES),
+    ('Conv2DTranspose(5, (3, 2), strides=(2, 3), output_padding=(1, 2))', IMAGES),
+    ("Conv2DTranspose(5, 1, strides=3)", IMAGES),
+    ('Conv2DTranspose(5, (3, 2), dilation_rate=(2, 3), padding="same", activation="relu")', IMAGES),
+    ('Conv2DTranspose(4, 3, strides=2, padding="same", data_format="channels_first")', IMAGES_CF),
+    ("DepthwiseConv2D(3)", IMAGES),
+    ('DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)', IMAGES),
+    ('DepthwiseConv2D((3, 2), dilation_rate=(2, 1), padding="same", depth_multiplier=3, activation="relu")', IMAGES),
+    ('DepthwiseConv2D(3, depth_multiplier=2, data_format="channels_first")', IMAGES_CF),
+    ("SeparableConv2D(6, 3)", IMAGES),
+    ('SeparableConv2D(6, 3, strides=2, padding="same", depth_multiplier=2, activation="relu")', IMAGES),
+    ('SeparableConv2D(6, 2, dilation_rate=2, padding="same")', IMAGES),
+    ('SeparableConv2D(6, 3, padding="same", data_format="channels_first")', IMAGES_CF),
+]
+
+
+def minicnn_side(dtype, seed):
+    """Inputs, weights and R for every case, and minicnn's output and input gradient."""
+    namespace = {name: functools.partial(getattr(layers, name), dtype=dtype) for name in layers.__all__}
+    rng = np.random.default_rng(seed)
+    inputs, results = {"cases": np.array(json.dumps([c for c, _ in CASES])), "dtype": np.array(dtype)}, []
+    for i, (call, shape) in enumerate(CASES):
+        layer = eval(call, namespace)
+        layer.build(shape[1:])
+        for name in layer.params:
+            layer.params[name][...] = rng.standard_normal(layer.params[name].shape) * 0.5
+        x = rng.standard_normal(shape).astype(dtype)
+        y, cache = layer.forward(x)
+        r = rng.standard_normal(y.shape).astype(dtype)
+        dx, _ = layer.backward(r, cache)
+        weights = layer.get_weights()
+        inputs.update({f"x{i}": x, f"r{i}": r, f"n{i}": np.array(len(weights)),
+                       **{f"w{i}_{j}": w for j, w in enumerate(weights)}})
+        results.append((y, dx))
+    return inputs, results
+
+
+def run(keras_python, dtype, seed, tmp):
+    inputs, ours = minicnn_side(dtype, seed)
+    path_in, path_out = os.path.join(tmp, f"in_{dtype}.npz"), os.path.join(tmp, f"out_{dtype}.npz")
+    np.savez(path_in, **inputs)
+    subprocess.run([keras_python, "-c", KERAS_SIDE, path_in, path_out], check=True,
+                   env={**os.environ, "KERAS_BACKEND": "torch"})
+    theirs = np.load(path_out)
+    rows = []
+    for i, (y, dx) in enumerate(ours):
+        ky, kdx = theirs[f"y{i}"], theirs[f"dx{i}"]
+        assert ky.shape == y.shape and kdx.shape == dx.shape, (CASES[i][0], ky.shape, y.shape)
+        rows.append((float(np.abs(y - ky).max()), float(np.abs(dx - kdx).max()), float(np.abs(ky).max()),
+                     y.shape[1:]))
+    return rows, str(theirs["versions"])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--keras-python", required=True, help="a Python with keras and torch installed")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    print(header(args))
+    with tempfile.TemporaryDirectory() as tmp:
+        f32, versions = run(args.keras_python, "float32", args.seed, tmp)
+        f64, _ = run(args.keras_python, "float64", args.seed, tmp)
+    print(f"Keras side: {versions}, KERAS_BACKEND=torch")
+    print("| layer (the same call in both) | input | output | max abs diff y, float32 | dx, float32 "
+          "| y, float64 | dx, float64 | max abs y |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (call, shape), (y32, dx32, scale, out), (y64, dx64, _, _) in zip(CASES, f32, f64):
+        print(f"| `{call}` | {shape} | {out} | {y32:.1e} | {dx32:.1e} | {y64:.1e} | {dx64:.1e} | {scale:.2g} |")
+
+
+if __name__ == "__main__":
+    main()
