@@ -1,7 +1,8 @@
 """The CUDA kernels of the cupy backend: ``kernels/*.cu``, compiled once per process.
 
 Each wrapper takes and returns CuPy arrays (float32 or float64; images NHWC, channels last)
-and launches one kernel with one thread per output element in a grid-stride loop. Geometry
+and launches one kernel with one thread per output element in a grid-stride loop; the
+normalizations launch a few, one thread per reduced segment or per element. Geometry
 follows Keras, as in :mod:`minicnn.ops`: ``sh, sw`` are the strides, ``pt, pl`` the top and
 left padding (0 for ``"valid"``; for ``"same"``, half the total padding rounded down) and
 ``OH, OW`` the output size.
@@ -23,8 +24,12 @@ from minicnn.backend import _import_cupy
 LANGUAGE_OPTIONS = ("--std=c++17",)
 """The options every kernel is compiled with (the dtype's ``-DMINICNN_REAL=...`` is added)."""
 
-FAMILIES = ("conv", "pooling", "optimizers")
+FAMILIES = ("conv", "pooling", "optimizers", "normalization")
 """The kernel files, one per op family: ``kernels/<family>.cu``."""
+
+NORM_SEGMENT = 64
+"""Elements each thread of the normalization kernels reduces: one partial result per 64 elements
+(2/64 of x's size in scratch), and threads enough to fill the GPU even where a few rows are long."""
 
 BLOCK = 256  # threads per block; every kernel declares __launch_bounds__(256)
 _MAX_GRID = 65536  # blocks; the grid-stride loops cover the rest
@@ -275,3 +280,86 @@ def adadelta_update(w, g, a, b, lr, rho, epsilon):
     real = w.dtype.type
     _launch("optimizers", "adadelta_update", w.dtype, w.size,
             (w, g, a, b) + _ints(w.size) + (real(lr), real(rho), real(epsilon)))
+
+
+def _segments(count):
+    """(S, L): the segments of L = NORM_SEGMENT elements that cover a reduction over ``count``."""
+    return -(-count // NORM_SEGMENT), NORM_SEGMENT
+
+
+def _rows(x, view, name="x"):
+    """x as a contiguous array, checked against the view (N, A, G, Cg, B)."""
+    _real(x.dtype)
+    if x.size != math.prod(view):
+        raise ValueError(f"{name} of shape {tuple(x.shape)} cannot be viewed as (N, A, G, Cg, B) = {tuple(view)}.")
+    return _cupy().ascontiguousarray(x)
+
+
+def _channel_vector(p, x, view, fill, name):
+    """gamma or beta as a contiguous (G*Cg,) array of x's dtype; None becomes ``fill``."""
+    size = view[2] * view[3]
+    if p is None:
+        return _cupy().full(size, fill, dtype=x.dtype)
+    if p.dtype != x.dtype or p.size != size:
+        raise ValueError(f"{name} must hold G*Cg = {size} elements of x's dtype {x.dtype}, "
+                         f"got {p.dtype} {tuple(p.shape)}.")
+    return _cupy().ascontiguousarray(p).reshape(size)
+
+
+def norm_forward(x, gamma, beta, view, eps):
+    """Layer or group normalization of x viewed as ``view`` = (N, A, G, Cg, B): each of the N*G rows
+    (n, g) normalised over its A*Cg*B elements, then scaled by gamma and shifted by beta, (G*Cg,)
+    (one per (g, k); None for 1 and 0).
+
+    Returns:
+        y (x's shape), and the rows' mean and rstd = 1/sqrt(var + eps), (N*G,) each.
+    Raises:
+        ValueError: for x not of the view's size, gamma or beta of another size or dtype.
+    """
+    x = _rows(x, view)
+    gamma, beta = _channel_vector(gamma, x, view, 1, "gamma"), _channel_vector(beta, x, view, 0, "beta")
+    N, A, G, Cg, B = view
+    R, count = N * G, A * Cg * B
+    S, L = _segments(count)
+    cp = _cupy()
+    part = cp.empty((2, S, R), dtype=x.dtype)
+    _launch("normalization", "norm_moments", x.dtype, S * R, (x, part) + _ints(N, A, G, Cg, B, S, L))
+    mean, rstd = cp.empty(R, dtype=x.dtype), cp.empty(R, dtype=x.dtype)
+    _launch("normalization", "norm_stats", x.dtype, R,
+            (part, mean, rstd) + _ints(R, S, L, count) + (x.dtype.type(eps),))
+    y = cp.empty_like(x)
+    _launch("normalization", "norm_forward", x.dtype, x.size,
+            (x, mean, rstd, gamma, beta, y) + _ints(N, A, G, Cg, B))
+    return y, mean, rstd
+
+
+def norm_backward(dy, x, mean, rstd, gamma, view, param_grads=True):
+    """The gradients of :func:`norm_forward`, from dy (x's shape), x, and the mean and rstd it returned.
+
+    Returns:
+        dx (dy's shape), and dgamma and dbeta (G*Cg,), or None for both without ``param_grads``.
+    Raises:
+        ValueError: for dy or x not of the view's size, or of different shapes or dtypes.
+    """
+    dy, x = _rows(dy, view, "dy"), _rows(x, view)
+    if tuple(dy.shape) != tuple(x.shape) or dy.dtype != x.dtype:
+        raise ValueError(f"dy must have x's shape {tuple(x.shape)} and dtype {x.dtype}, "
+                         f"got {tuple(dy.shape)} {dy.dtype}.")
+    gamma = _channel_vector(gamma, x, view, 1, "gamma")
+    N, A, G, Cg, B = view
+    R, C, cp = N * G, G * Cg, _cupy()
+    S, L = _segments(A * Cg * B)
+    part = cp.empty((2, S, R), dtype=x.dtype)
+    _launch("normalization", "norm_backward_sums", x.dtype, S * R,
+            (dy, x, mean, rstd, gamma, part) + _ints(N, A, G, Cg, B, S, L))
+    dx = cp.empty_like(x)
+    _launch("normalization", "norm_backward", x.dtype, x.size,
+            (dy, x, mean, rstd, gamma, part.sum(axis=1), dx) + _ints(N, A, G, Cg, B))
+    if not param_grads:
+        return dx, None, None
+    S, L = _segments(N * A * B)
+    part = cp.empty((2, S, C), dtype=x.dtype)
+    _launch("normalization", "norm_param_sums", x.dtype, S * C,
+            (dy, x, mean, rstd, part) + _ints(N, A, G, Cg, B, S, L))
+    sums = part.sum(axis=1)  # the segments' partial sums, in a fixed order: deterministic
+    return dx, sums[0], sums[1]

@@ -6,7 +6,7 @@ import pytest
 
 from minicnn import cuda
 from minicnn.backend import to_numpy
-from minicnn.ops import conv, pooling
+from minicnn.ops import conv, layer_norm, pooling
 from minicnn.optimizers import SGD, Adadelta, Adam, RMSprop
 
 
@@ -63,6 +63,38 @@ def test_pooling_kernels(fake_cupy, monkeypatch, kind):
     assert_same(dx, plain_dx)
 
 
+NORMS = {  # x (2, 5, 4, 6); gamma and beta (C,) for group normalization, in the layer's broadcast shape otherwise
+    "layer, channels": (lambda x, g, b: layer_norm.layernorm_forward(x, g, b, (3,), 1e-3),
+                        layer_norm.layernorm_backward, (1, 1, 1, 6)),
+    "layer, image": (lambda x, g, b: layer_norm.layernorm_forward(x, g, b, (1, 2, 3), 1e-3),
+                     layer_norm.layernorm_backward, (1, 5, 4, 6)),
+    "group, channels last": (lambda x, g, b: layer_norm.groupnorm_forward(x, g, b, 2, 3, 1e-3),
+                             layer_norm.groupnorm_backward, (6,)),
+    "group, channels first": (lambda x, g, b: layer_norm.groupnorm_forward(x, g, b, 5, 1, 1e-3),
+                              layer_norm.groupnorm_backward, (5,)),
+}
+NORM_KERNELS = ["kernel norm_moments", "kernel norm_stats", "kernel norm_forward", "kernel norm_backward_sums",
+                "add.reduce", "kernel norm_backward", "kernel norm_param_sums", "add.reduce"]
+
+
+@pytest.mark.parametrize("case", sorted(NORMS))
+def test_normalization_kernels(fake_cupy, monkeypatch, case):
+    """Forward and backward: 8 calls, 5 over arrays of x's size (the other 3 on the per-row and
+    per-segment sums), where the plain expressions make 25, 18 of them over arrays of x's size."""
+    forward, backward, weight_shape = NORMS[case]
+    rng = np.random.default_rng(3)
+    x, dy = (fake_cupy.asarray(rng.standard_normal((2, 5, 4, 6)).astype(np.float32)) for _ in range(2))
+    gamma, beta = (fake_cupy.asarray(rng.standard_normal(weight_shape).astype(np.float32)) for _ in range(2))
+
+    def step():
+        y, cache = forward(x, gamma, beta)
+        return (y, *backward(dy, cache))
+    (k, got), (p, plain) = both(fake_cupy, monkeypatch, layer_norm, step)
+    assert k == NORM_KERNELS and len(p) == 25
+    for u, v in zip(got, plain):  # float32 sums in another order: a few ulps of the weight gradients
+        np.testing.assert_allclose(to_numpy(u), to_numpy(v), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9, nesterov=True), Adam,
                                   RMSprop, Adadelta])
 def test_optimizer_kernels(fake_cupy, monkeypatch, make):
@@ -84,4 +116,5 @@ def test_optimizer_kernels(fake_cupy, monkeypatch, make):
 
 def test_every_kernel_file_is_a_family_the_cupy_path_uses():
     names = {path.name for path in cuda.kernel_dir().iterdir() if path.name.endswith(".cu")}
-    assert names == {f"{family}.cu" for family in cuda.FAMILIES} == {"conv.cu", "pooling.cu", "optimizers.cu"}
+    assert names == {f"{family}.cu" for family in cuda.FAMILIES} == {"conv.cu", "pooling.cu", "optimizers.cu",
+                                                                                "normalization.cu"}

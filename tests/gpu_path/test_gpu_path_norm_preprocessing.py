@@ -1,8 +1,9 @@
 """LayerNormalization, GroupNormalization and the preprocessing layers on the fake CuPy
 (tests/fakecupy.py): outputs, input gradients and weight gradients stay on the device, nothing
 goes back to the host (the random layers' parameters are drawn on the host and uploaded), and the
-values are NumPy's. They are plain CuPy expressions; the passes over device memory each makes are
-counted here, so a regression shows (and so does the case for a fused kernel)."""
+values are NumPy's. The normalizations run the kernels of kernels/normalization.cu, the others plain
+CuPy expressions; the passes over device memory each makes are counted here, so a regression shows
+(and so does the case for a fused kernel)."""
 import numpy as np
 import pytest
 
@@ -23,12 +24,12 @@ LAYERS = {
     "zoom": lambda: RandomZoom(0.4, interpolation="nearest", fill_mode="wrap", seed=4),
     "contrast": lambda: RandomContrast(0.5, seed=5),
 }
-# Calls over device memory (ufuncs and reductions, as the fake counts them) for one training forward
-# and backward. The normalizations make 18 passes over arrays of x's size (7 forward, 11 backward)
-# and 7 over the per-sample statistics; a fused kernel would need about 5. The affine layers' many
-# calls are on (N, H, W) coordinate arrays, C times smaller than x; the gathers and the bincount
-# (not counted) are one pass each per tap.
-MOST_PASSES = {"layer_norm": 25, "layer_norm_image": 25, "group_norm": 25, "group_norm_first": 25, "rescaling": 3,
+# Calls over device memory (ufuncs, reductions and kernels, as the fake counts them) for one training
+# forward and backward. The normalizations' kernels make 5 passes over arrays of x's size (2 forward,
+# 3 backward) and 3 over per-row or per-segment sums, where their plain expressions make 18 and 7
+# (tests/gpu_path/test_gpu_path_kernels.py). The affine layers' many calls are on (N, H, W) coordinate
+# arrays, C times smaller than x; the gathers and the bincount (not counted) are one pass each per tap.
+MOST_PASSES = {"layer_norm": 8, "layer_norm_image": 8, "group_norm": 8, "group_norm_first": 8, "rescaling": 3,
                "flip": 0, "contrast": 15, "rotation": 125, "translation": 136, "zoom": 40}
 
 

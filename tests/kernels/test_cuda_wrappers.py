@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 import kernel_refs as ref
 from minicnn import cuda
 from minicnn.backend import to_numpy
+from minicnn.ops import layer_norm
 
 examples = settings(max_examples=25, deadline=None)
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -98,6 +99,50 @@ def test_optimizer_updates(cp, n, dtype, seed, momentum, nesterov, t):
         _close(actual, expected, dtype)
 
 
+@examples
+@given(shape=st.sampled_from([(2, 3, 4, 6), (1, 5, 2, 4), (3, 1, 1, 2)]), kind=st.sampled_from(["layer", "group"]),
+       trailing=st.integers(1, 3), groups=st.sampled_from([1, 2, -1]), channels_last=st.booleans(),
+       weights=st.sampled_from([(True, True), (True, False), (False, True), (False, False)]),
+       segment=st.sampled_from([1, 5, 64]), dtype=dtypes, seed=seeds)
+def test_normalization(cp, shape, kind, trailing, groups, channels_last, weights, segment, dtype, seed):
+    """Layer normalization over the trailing axes, group normalization on either channel axis: the
+    views minicnn.ops.layer_norm hands the kernels, against that op on the host in float64."""
+    rng = np.random.default_rng(seed)
+    x, dy = rng.standard_normal((2,) + shape).astype(dtype)
+    if kind == "layer":
+        axes = tuple(range(4 - trailing, 4))
+        D = int(np.prod(shape[4 - trailing:]))
+        view = (x.size // D, 1, 1, D, 1)
+        full = (1,) * (4 - trailing) + shape[4 - trailing:]
+    else:
+        axis = 3 if channels_last else 1
+        C = shape[axis]
+        G = C if groups == -1 or C % groups else groups
+        view = layer_norm.group_view(shape, G, axis)
+        full = (shape[axis],)
+    gamma, beta = (rng.standard_normal(full).astype(dtype) if on else None for on in weights)
+    host = [None if a is None else a.astype(np.float64) for a in (x, gamma, beta)]
+    if kind == "layer":
+        y_ref, cache = layer_norm.layernorm_forward(*host, axes, 1e-3)
+        dx_ref, dgamma_ref, dbeta_ref = layer_norm.layernorm_backward(dy.astype(np.float64), cache)
+    else:
+        y_ref, cache = layer_norm.groupnorm_forward(*host, G, axis, 1e-3)
+        dx_ref, dgamma_ref, dbeta_ref = layer_norm.groupnorm_backward(dy.astype(np.float64), cache)
+    device = [None if a is None else cp.asarray(a) for a in (x, gamma, beta)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cuda, "NORM_SEGMENT", segment)
+        y, mean, rstd = cuda.norm_forward(*device, view, 1e-3)
+        dx, dgamma, dbeta = cuda.norm_backward(cp.asarray(dy), device[0], mean, rstd, device[1], view,
+                                               param_grads=gamma is not None or beta is not None)
+    assert y.shape == dx.shape == x.shape and y.dtype == dx.dtype == dtype
+    assert mean.shape == rstd.shape == (view[0] * view[2],)
+    for got, want in ((y, y_ref), (dx, dx_ref), (dgamma, dgamma_ref), (dbeta, dbeta_ref)):
+        if want is not None:
+            np.testing.assert_allclose(to_numpy(got).reshape(want.shape), want, **ref.tolerance(dtype))
+    if gamma is None and beta is None:
+        assert dgamma is None and dbeta is None
+
+
 def test_errors(cp):
     x = cp.zeros((2, 3, 3, 1), dtype=np.float32)
     with pytest.raises(TypeError, match="float32 or float64"):
@@ -110,3 +155,11 @@ def test_errors(cp):
         cuda.sgd_update(x, x, 0.1, momentum=0.9)
     empty = cuda.im2col(cp.zeros((0, 3, 3, 1), dtype=np.float32), 2, 2, 1, 1, 0, 0, 2, 2)
     assert empty.shape == (0, 4)
+    with pytest.raises(ValueError, match="cannot be viewed"):
+        cuda.norm_forward(x, None, None, (2, 3, 1, 2, 1), 1e-3)
+    with pytest.raises(ValueError, match="gamma must hold G\\*Cg = 1 elements of x's dtype float32"):
+        cuda.norm_forward(x, cp.ones(1), None, (2, 9, 1, 1, 1), 1e-3)
+    y, mean, rstd = cuda.norm_forward(x[:0], None, None, (0, 9, 1, 1, 1), 1e-3)
+    assert y.shape == (0, 3, 3, 1) and mean.shape == rstd.shape == (0,)
+    dx, dgamma, dbeta = cuda.norm_backward(y, x[:0], mean, rstd, None, (0, 9, 1, 1, 1))
+    assert dx.shape == (0, 3, 3, 1) and to_numpy(dgamma).tolist() == to_numpy(dbeta).tolist() == [0]
