@@ -12,6 +12,7 @@ from minicnn import data_checks as checks
 from minicnn.callbacks import CallbackList, History
 from minicnn.callbacks.callback_list import as_callback_list
 from minicnn.evaluation import Evaluator
+from minicnn.layers import Rescaling
 from minicnn.utils.interrupt import deferred_interrupt
 from minicnn.utils.progbar import Progbar
 
@@ -86,8 +87,11 @@ class FitLoop(Evaluator):
             train = data_adapter.SourceBatches(x, steps, class_weight=class_weight)
         else:
             x, y = self._check_xy(x, y)
-            for a in x:
-                _warn_if_unscaled(a)
+            # An input a Rescaling layer reads is scaled by the model itself.
+            rescaled = {id(t) for n in self._graph.nodes if isinstance(n.layer, Rescaling) for t in n.inputs}
+            for a, t in zip(x, self._graph.inputs):
+                if id(t) not in rescaled:
+                    _warn_if_unscaled(a)
             weight = checks.sample_weights(sample_weight, class_weight, y, x[0].shape[0])
             val, validation_split = None, checks.check_validation_split(validation_split)
             if validation_split and validation_data is None:
