@@ -121,3 +121,16 @@ def peak_rss_mib():
         pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def keras_side(keras_python, script, arrays, *args):
+    """Run ``script`` (Python source: reads the .npz of ``arrays`` from argv[1], writes its results to the
+    .npz named by argv[2]; ``args`` follow) in ``keras_python`` with KERAS_BACKEND=torch; its results."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path_in, path_out = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(path_in, **arrays)
+        subprocess.run([keras_python, "-c", script, path_in, path_out, *args], check=True,
+                       env={**os.environ, "KERAS_BACKEND": "torch"})
+        return dict(np.load(path_out))

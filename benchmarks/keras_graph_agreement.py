@@ -17,14 +17,11 @@ separate environment that has it (e.g. torch==2.13.0 and keras).
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
-from common import header
+from common import header, keras_side
 
 GRAPHS = '''
 def residual(keras, layers):
@@ -224,7 +221,7 @@ def minicnn_side(seed):
     """Inputs and initial weights for every (graph, optimizer) run, and minicnn's results (or the error)."""
     import traceback
     import minicnn as keras
-    from minicnn import layers, optimizers
+    from minicnn import layers, optimizers  # noqa: F401  (optimizers: named in the runs, evaluated)
     from minicnn.utils import set_random_seed
     graphs = {}
     exec(GRAPHS, graphs)
@@ -328,12 +325,7 @@ def main():
     if args.graphs:
         CASES[:] = [c for c in CASES if c[0] in args.graphs]
     runs, arrays, ours = minicnn_side(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        path_in, path_out = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        np.savez(path_in, **arrays)
-        subprocess.run([args.keras_python, "-c", KERAS_SIDE, path_in, path_out, GRAPHS], check=True,
-                       env={**os.environ, "KERAS_BACKEND": "torch"})
-        theirs = dict(np.load(path_out))
+    theirs = keras_side(args.keras_python, KERAS_SIDE, arrays, GRAPHS)
     print(f"Keras side: {theirs['versions']}, KERAS_BACKEND=torch; float32, batch {BATCH}, {STEPS} train_on_batch "
           f"steps; minicnn on its {'plain' if args.plain else 'tuned CPU'} steps")
     print("| graph | optimizer | predictions | logs step 1 | step 2 | step 3 | final weights | predictions after "

@@ -14,13 +14,10 @@ environment that has it (e.g. torch==2.13.0 and keras).
 import argparse
 import functools
 import json
-import os
-import subprocess
-import tempfile
 
 import numpy as np
 
-from common import header
+from common import header, keras_side
 
 from minicnn import layers
 
@@ -84,13 +81,9 @@ def minicnn_side(dtype, seed):
     return inputs, results
 
 
-def run(keras_python, dtype, seed, tmp):
+def run(keras_python, dtype, seed):
     inputs, ours = minicnn_side(dtype, seed)
-    path_in, path_out = os.path.join(tmp, f"in_{dtype}.npz"), os.path.join(tmp, f"out_{dtype}.npz")
-    np.savez(path_in, **inputs)
-    subprocess.run([keras_python, "-c", KERAS_SIDE, path_in, path_out], check=True,
-                   env={**os.environ, "KERAS_BACKEND": "torch"})
-    theirs = np.load(path_out)
+    theirs = keras_side(keras_python, KERAS_SIDE, inputs)
     rows = []
     for i, (y, dxs) in enumerate(ours):
         ky, kdxs = theirs[f"y{i}"], [theirs[f"dx{i}_{j}"] for j in range(len(dxs))]
@@ -110,9 +103,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     print(header(args))
-    with tempfile.TemporaryDirectory() as tmp:
-        f32, versions = run(args.keras_python, "float32", args.seed, tmp)
-        f64, _ = run(args.keras_python, "float64", args.seed, tmp)
+    f32, versions = run(args.keras_python, "float32", args.seed)
+    f64, _ = run(args.keras_python, "float64", args.seed)
     print(f"Keras side: {versions}, KERAS_BACKEND=torch")
     print("| layer (the same call in both) | inputs | max abs diff y, float32 | dx (all inputs), float32 "
           "| y, float64 | dx, float64 | max abs y |")

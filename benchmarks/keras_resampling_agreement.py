@@ -14,13 +14,10 @@ gives. Keras is never a dependency: give the Python of a separate environment th
 import argparse
 import functools
 import json
-import os
-import subprocess
-import tempfile
 
 import numpy as np
 
-from common import header
+from common import header, keras_side
 
 from minicnn import layers
 from minicnn.utils import set_random_seed
@@ -138,13 +135,9 @@ EXPECTED = {"dropped": 0.3, "kept scale": 1 / 0.7, "whole maps": True, "noise me
             "multiplier mean": 1.0, "multiplier std": (0.3 / 0.7) ** 0.5, "max |dx - R*draw|": 0.0}
 
 
-def run(keras_python, dtype, seed, tmp):
+def run(keras_python, dtype, seed):
     inputs, ours = inputs_and_ours(dtype, seed)
-    path_in, path_out = os.path.join(tmp, f"in_{dtype}.npz"), os.path.join(tmp, f"out_{dtype}.npz")
-    np.savez(path_in, **inputs)
-    subprocess.run([keras_python, "-c", KERAS_SIDE, path_in, path_out], check=True,
-                   env={**os.environ, "KERAS_BACKEND": "torch"})
-    theirs = np.load(path_out)
+    theirs = keras_side(keras_python, KERAS_SIDE, inputs)
     rows, stats = [], []
     for i, (y, dx) in enumerate(ours):
         ky, kdx = theirs[f"y{i}"], theirs[f"dx{i}"]
@@ -164,9 +157,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     print(header(args))
-    with tempfile.TemporaryDirectory() as tmp:
-        f32, stats, versions = run(args.keras_python, "float32", args.seed, tmp)
-        f64, _, _ = run(args.keras_python, "float64", args.seed, tmp)
+    f32, stats, versions = run(args.keras_python, "float32", args.seed)
+    f64, _, _ = run(args.keras_python, "float64", args.seed)
     print(f"Keras side: {versions}, KERAS_BACKEND=torch\n")
     print("| layer (the same call in both; the random ones at inference) | input | max abs diff y, float32 "
           "| dx, float32 | y, float64 | dx, float64 | max abs y |")
