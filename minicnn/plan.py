@@ -259,7 +259,8 @@ def _fast_groups(graph, readers, slot, output_ids):
             group = (fast.FusedConvPool, (node, nxt))
         elif nxt is not None and fast.FusedConvBN.fuses(node.layer, nxt.layer):
             act = only_reader(nxt)
-            group = (fast.FusedConvBN, (node, nxt) + ((act,) if act is not None and fast.is_relu(act.layer) else ()))
+            capped = act is not None and fast.relu_cap(act.layer) is not None
+            group = (fast.FusedConvBN, (node, nxt) + ((act,) if capped else ()))
         elif type(node.layer) in fast.STEPS and fast.STEPS[type(node.layer)].takes(node.layer):
             cls = fast.STEPS[type(node.layer)]
             relu = cls is fast.FastAdd and nxt is not None and fast.is_relu(nxt.layer)

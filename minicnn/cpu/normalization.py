@@ -21,14 +21,15 @@ def column_sums(a2):
     return np.ones(a2.shape[0], dtype=a2.dtype) @ a2
 
 
-def batchnorm_forward(x, gamma, beta, eps, ws=None, relu=False):
+def batchnorm_forward(x, gamma, beta, eps, ws=None, relu=False, cap=None):
     """Training-mode forward with batch statistics, in row chunks spread over the worker threads.
 
     Args:
         x: (..., C); gamma, beta: (C,).
         ws: optional Workspace for the centred input the backward needs (reused every step: a
             fresh array of the batch's size costs its page faults again each time).
-        relu: max(y, 0) on each chunk while it is in cache (a ReLU after the normalisation).
+        relu: max(y, 0) on each chunk while it is in cache (a ReLU after the normalisation);
+            ``cap``: also min(y, cap) when finite (ReLU6).
     Returns:
         y (..., C), the batch mean and (biased) variance (C,), and the backward cache.
     """
@@ -58,6 +59,8 @@ def batchnorm_forward(x, gamma, beta, eps, ws=None, relu=False):
         y[lo:hi] += beta
         if relu:
             np.maximum(y[lo:hi], 0, out=y[lo:hi])
+            if cap is not None and cap != np.inf:
+                np.minimum(y[lo:hi], cap, out=y[lo:hi])
     run_chunks(normalise, M, step)
     return y.reshape(x.shape), mean, var, (xc, gamma, inv_std)
 

@@ -23,9 +23,17 @@ from minicnn.ops.resampling import upsample2d_forward
 def is_relu(layer):
     """Whether ``layer`` is a plain ReLU, ``Activation("relu")`` or ``ReLU()`` with its defaults (the
     planner fuses it into the step before)."""
-    if type(layer) is ReLU:
-        return layer.max_value is None and layer.negative_slope == 0 and layer.threshold == 0
-    return type(layer) is Activation and layer.activation == "relu"
+    return relu_cap(layer) == np.inf
+
+
+def relu_cap(layer):
+    """inf for a plain ReLU, 6.0 for ReLU6 (``ReLU(6.)``, ``Activation("relu6")``), any cap of
+    ``ReLU(max_value=m)``; None for any other layer (slopes and thresholds included)."""
+    if type(layer) is ReLU and layer.negative_slope == 0 and layer.threshold == 0:
+        return np.inf if layer.max_value is None else layer.max_value
+    if type(layer) is Activation and layer.activation in ("relu", "relu6"):
+        return np.inf if layer.activation == "relu" else 6.0
+    return None
 
 
 class FastStep:
@@ -112,7 +120,7 @@ class FusedConvPool(FastStep):
 
 
 class FusedConvBN(FastStep):
-    """A linear Conv2D, the BatchNormalization that alone reads it, and the Activation("relu") that
+    """A linear Conv2D, the BatchNormalization that alone reads it, and the ReLU (or ReLU6) that
     alone reads that (when there is one), as one step. Training: the convolution, the batch
     statistics, the ReLU on each normalised chunk in cache. Inference: the normalisation folded into
     the kernel and bias, so one convolution (its ReLU in its chunks) does all three."""
@@ -122,6 +130,7 @@ class FusedConvBN(FastStep):
     def __init__(self, layer, bn, act=None, **flags):
         super().__init__(layer, **flags)
         self.bn, self.relu = bn, act is not None
+        self.cap = None if act is None else relu_cap(act)  # inf, or ReLU6's 6
         self.layers = (layer, bn) if act is None else (layer, bn, act)
 
     @classmethod
@@ -132,7 +141,7 @@ class FusedConvBN(FastStep):
 
     @classmethod
     def ends_in_relu(cls, layers):
-        return len(layers) == 3
+        return len(layers) == 3 and relu_cap(layers[2]) == np.inf  # a capped ReLU's derivative is not x > 0
 
     @classmethod
     def keeps_output(cls, layers):
@@ -144,17 +153,20 @@ class FusedConvBN(FastStep):
         if not training:
             Wk, b = normalization.fold_into_conv(c.params["kernel"], c.params.get("bias"), gamma, beta,
                                                  bn.params["moving_mean"], bn.params["moving_variance"], bn.epsilon)
-            return conv.conv2d_forward(x, Wk, b, c.strides, c.padding, relu=self.relu, ws=workspace(self),
+            y, _ = conv.conv2d_forward(x, Wk, b, c.strides, c.padding, relu=self.relu, ws=workspace(self),
                                        training=False)
+            return (np.minimum(y, self.cap, out=y) if self.relu and self.cap != np.inf else y), None
         z, conv_cache = conv.conv2d_forward(x, c.params["kernel"], c.params.get("bias"), c.strides, c.padding,
                                             ws=workspace(self))
         y, mean, var, bn_cache = normalization.batchnorm_forward(z, gamma, beta, bn.epsilon, workspace(self),
-                                                                 relu=self.relu)
+                                                                 relu=self.relu, cap=self.cap)
         return y, (conv_cache, bn_cache, mean, var, y if self.relu else None)
 
     def backward(self, dy, cache):
         conv_cache, bn_cache, _, _, y = cache
-        if y is not None and not self.activation_grad_given:
+        if y is not None and self.cap != np.inf:
+            dy = dy * ((y > 0) & (y < self.cap))  # ReLU6: no gradient at or past either cap
+        elif y is not None and not self.activation_grad_given:
             dy = relu_backward(dy, y)
         dz, dgamma, dbeta = normalization.batchnorm_backward(dy, bn_cache)
         dx, dW, db = conv.conv2d_backward(dz, conv_cache, need_dx=self.need_dx, ws=workspace(self),
