@@ -111,7 +111,7 @@ def download(url, dest, sha256, timeout=TIMEOUT, progress=True):
     return dest
 
 
-def find_or_fetch(name, path, cache, npz_name, fetch, origin, how_to):
+def find_or_fetch(name, path, cache, npz_name, fetch, origin, how_to, read=None):
     """Read a data set from ``path``, else from ``cache``, else from what ``fetch()`` downloads.
 
     Args:
@@ -122,6 +122,8 @@ def find_or_fetch(name, path, cache, npz_name, fetch, origin, how_to):
         fetch: a function that downloads the data set into ``cache`` and returns nothing.
         origin: where ``fetch`` downloads from, for messages.
         how_to: lines telling the user how to provide the files, for the not-found error.
+        read: ``read(location)`` -> ``(data, source)`` or NoDataHere, for a data set in other files
+            (CIFAR-10's binary batches); default: the ``.npz`` or IDX files of :func:`read_location`.
 
     Returns:
         ``(data, source)``: ``((x_train, y_train), (x_test, y_test))`` and the file or folder read.
@@ -131,14 +133,15 @@ def find_or_fetch(name, path, cache, npz_name, fetch, origin, how_to):
         ValueError: when a file found is corrupt, or a download fails its checksum.
         DatasetNotFoundError: when no place holds the data set and the download fails.
     """
+    read = read or (lambda location: read_location(location, npz_name))
     tried = []
     if path is not None:
         try:
-            return read_location(Path(path).expanduser(), npz_name)
+            return read(Path(path).expanduser())
         except NoDataHere as e:
             tried.append(f"path={str(path)!r}: {e}")
     try:
-        found = read_location(cache, npz_name)
+        found = read(cache)
     except NoDataHere as e:
         tried.append(f"the data directory (${DATA_ENV} or {DEFAULT_DATA_DIR}): {e}")
         try:
@@ -153,7 +156,7 @@ def find_or_fetch(name, path, cache, npz_name, fetch, origin, how_to):
             )
             not_found.download_error = err
             raise not_found from None
-        found = read_location(cache, npz_name)
+        found = read(cache)
     if path is not None:
         # the search order goes on past a wrong path, but silently using other data would mislead
         warnings.warn(f"{tried[0]}; using {display(found[1])} instead.", stacklevel=3)

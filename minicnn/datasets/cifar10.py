@@ -16,7 +16,6 @@ Every reader checks sizes and labels and raises ``ValueError`` naming the file, 
 wrong file fails here rather than deep inside training.
 """
 import tarfile
-import warnings
 import zlib
 from pathlib import Path, PurePosixPath
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from minicnn.backend import image_data_format
 from minicnn.datasets._cache import (
-    DATA_ENV, DEFAULT_DATA_DIR, DatasetNotFoundError, data_dir, describe_error, display, download,
+    DATA_ENV, data_dir, describe_error, display, download, find_or_fetch,
 )
 from minicnn.datasets._formats import NoDataHere
 
@@ -81,7 +80,10 @@ def load_data(path=None):
             fails; the message lists the places tried and how to provide the files. Without a
             network this takes at most a few seconds.
     """
-    ((x_train, y_train), (x_test, y_test)), _ = _find(path)
+    # The MNIST loaders' search and messages, over CIFAR's files.
+    ((x_train, y_train), (x_test, y_test)), _ = find_or_fetch(
+        "CIFAR-10", path, data_dir(), None, lambda: download(ORIGIN + FILE, data_dir() / FILE, SHA256),
+        ORIGIN + FILE, _how_to(), read=read_location)
     if image_data_format() == "channels_first":
         x_train, x_test = (np.ascontiguousarray(x.transpose(0, 3, 1, 2)) for x in (x_train, x_test))
     return (x_train, y_train), (x_test, y_test)
@@ -235,38 +237,9 @@ def _split(batches):
     return (x_train, y_train), batches[TEST_FILE]
 
 
-def _find(path):
-    """Search ``path``, then the data directory, then download; returns ``(data, source)``.
-
-    The same search and messages as the MNIST loaders (``_cache.find_or_fetch``), over CIFAR's files.
-    """
-    tried = []
-    if path is not None:
-        try:
-            return read_location(Path(path).expanduser())
-        except NoDataHere as e:
-            tried.append(f"path={str(path)!r}: {e}")
-    try:
-        found = read_location(data_dir())
-    except NoDataHere as e:
-        tried.append(f"the data directory (${DATA_ENV} or {DEFAULT_DATA_DIR}): {e}")
-        try:
-            download(ORIGIN + FILE, data_dir() / FILE, SHA256)
-        except OSError as err:
-            tried.append(f"downloading from {ORIGIN + FILE}: {describe_error(err)}")
-            not_found = DatasetNotFoundError(
-                "CIFAR-10 was not found. Tried, in order:\n"
-                + "".join(f"  - {line}\n" for line in tried)
-                + "To provide it:\n"
-                + f"  - download {ORIGIN}{FILE} (the binary version, {SIZE / 1e6:.1f} MB, sha256 {SHA256}, "
-                f"md5 {MD5}) into {display(data_dir())}, or set ${DATA_ENV} to the folder that holds it;\n"
-                + f"  - or pass load_data(path=...) that file, the folder holding it, or the extracted "
-                f"{FOLDER} folder (or the folder containing it)."
-            )
-            not_found.download_error = err
-            raise not_found from None
-        found = read_location(data_dir())
-    if path is not None:
-        # the search order goes on past a wrong path, but silently using other data would mislead
-        warnings.warn(f"{tried[0]}; using {display(found[1])} instead.", stacklevel=3)
-    return found
+def _how_to():
+    """What the not-found error tells the user to do."""
+    return [f"download {ORIGIN}{FILE} (the binary version, {SIZE / 1e6:.1f} MB, sha256 {SHA256}, md5 {MD5}) "
+            f"into {display(data_dir())}, or set ${DATA_ENV} to the folder that holds it;",
+            f"or pass load_data(path=...) that file, the folder holding it, or the extracted {FOLDER} folder "
+            "(or the folder containing it)."]
