@@ -17,7 +17,9 @@ _name_counts = {}
 
 
 def _snake(name):
-    return re.sub(r"(?<=[a-z])([A-Z])", r"_\1", name).lower()
+    """Keras's automatic name for a class: BatchNormalization -> batch_normalization,
+    Conv2DTranspose -> conv2d_transpose."""
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
 
 
 def unique_name(prefix):

@@ -7,34 +7,11 @@ and output at its edges, so its weights keep Keras's layout either way.
 import numbers
 
 from minicnn import initializers
-from minicnn.layers.base import Layer, check_positive_int, normalize_data_format, normalize_tuple, unique_name
+from minicnn.layers.base import Layer, check_positive_int, normalize_data_format, normalize_tuple
 from minicnn.layers.core import ActivationMixin
-from minicnn.layers.spatial import image_shape, normalize_padding, to_channels_first, to_channels_last
+from minicnn.layers.spatial import (check_strides_and_dilation, image_shape, kernel_and_strides, normalize_padding,
+                                    to_channels_first, to_channels_last)
 from minicnn.ops.conv_transpose import conv2d_transpose_backward, conv2d_transpose_forward, conv_transpose_length
-
-
-def kernel_and_strides(layer, kernel_size, args, strides):
-    """``kernel_size`` and ``strides`` with the positional arguments after ``kernel_size`` read as Keras 2
-    read them: one int is Keras 1's column count (``Convolution2D(32, 3, 3)``), anything else the strides.
-
-    Raises:
-        TypeError: for more positional arguments than that.
-    """
-    if not args:
-        return kernel_size, strides
-    if len(args) == 1 and isinstance(args[0], numbers.Integral) and isinstance(kernel_size, numbers.Integral):
-        return (kernel_size, args[0]), strides
-    if len(args) == 1:
-        return kernel_size, args[0]
-    raise TypeError(f"{layer}: too many positional arguments {args!r}; pass strides, padding and the rest "
-                    "by keyword.")
-
-
-def check_strides_and_dilation(layer, strides, dilation_rate):
-    if max(strides) > 1 and max(dilation_rate) > 1:
-        raise ValueError(
-            f"{layer}: strides {strides} and dilation_rate {dilation_rate} cannot both exceed 1 (as in Keras). "
-            "Use strides=1 with the dilation, or no dilation with the strides.")
 
 
 class Conv2DTranspose(ActivationMixin, Layer):
@@ -72,8 +49,6 @@ class Conv2DTranspose(ActivationMixin, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", nb_filter=None, nb_row=None,
                  nb_col=None, border_mode=None, subsample=None, init=None, dim_ordering=None, bias=None,
                  output_shape=None, **kwargs):
-        if kwargs.get("name") is None:  # Keras's automatic name; the base would write conv2dtranspose
-            kwargs["name"] = unique_name("conv2d_transpose")
         super().__init__(**kwargs)
         if len(args) == 2 and isinstance(args[1], (tuple, list)):  # Keras 1: (nb_filter, nb_row, nb_col, output_shape)
             args, output_shape = args[:1], args[1]

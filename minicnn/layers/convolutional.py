@@ -4,14 +4,12 @@ Internally every image is channels-last (NHWC); a ``channels_first`` layer trans
 input and output at its edges, so its weights keep Keras's layout either way. Keras 1 tutorials
 import the pooling layers from this module, so they are importable from here too.
 """
-import numbers
-
 from minicnn import initializers
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format, normalize_tuple
 from minicnn.layers.core import ActivationMixin
 from minicnn.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D  # noqa: F401
-from minicnn.layers.spatial import (image_shape, normalize_padding, spatial_output_shape, to_channels_first,
-                                    to_channels_last)
+from minicnn.layers.spatial import (check_strides_and_dilation, image_shape, kernel_and_strides, normalize_padding,
+                                    spatial_output_shape, to_channels_first, to_channels_last)
 from minicnn.ops.conv import conv2d_backward, conv2d_forward
 
 
@@ -48,14 +46,8 @@ class Conv2D(ActivationMixin, Layer):
                  bias=None, **kwargs):
         super().__init__(**kwargs)
         filters = filters if filters is not None else nb_filter
-        if args:
-            # Keras 1: Convolution2D(nb_filter, nb_row, nb_col); Keras 2: Conv2D(f, k, strides).
-            if len(args) == 1 and isinstance(args[0], numbers.Integral) and isinstance(kernel_size, numbers.Integral):
-                kernel_size = (kernel_size, args[0])
-            elif len(args) == 1:
-                strides = args[0]
-            else:
-                raise TypeError(f"{self.name}: too many positional arguments {args!r}.")
+        # Keras 1: Convolution2D(nb_filter, nb_row, nb_col); Keras 2: Conv2D(f, k, strides).
+        kernel_size, strides = kernel_and_strides(self.name, kernel_size, args, strides)
         if kernel_size is None and nb_row is not None:
             kernel_size = (nb_row, nb_col if nb_col is not None else nb_row)
         if filters is None or kernel_size is None:
@@ -64,11 +56,7 @@ class Conv2D(ActivationMixin, Layer):
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", self.name)
         self.strides = normalize_tuple(subsample if subsample is not None else strides, 2, "strides", self.name)
         self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate", self.name)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                f"{self.name}: strides {self.strides} and dilation_rate {self.dilation_rate} cannot both "
-                "exceed 1 (as in Keras). Use strides=1 with the dilation, or follow the dilated "
-                "convolution with a pooling layer to downsample.")
+        check_strides_and_dilation(self.name, self.strides, self.dilation_rate)
         self.padding = normalize_padding(border_mode if border_mode is not None else padding, self.name)
         self.data_format = normalize_data_format(data_format or dim_ordering, self.name)
         self._set_activation(activation)

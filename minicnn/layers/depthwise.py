@@ -7,10 +7,9 @@ every image is channels-last (NHWC); a ``channels_first`` layer transposes at it
 """
 from minicnn import initializers, regularizers
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format, normalize_tuple
-from minicnn.layers.conv_transpose import check_strides_and_dilation, kernel_and_strides
 from minicnn.layers.core import ActivationMixin
-from minicnn.layers.spatial import (image_shape, normalize_padding, spatial_output_shape, to_channels_first,
-                                    to_channels_last)
+from minicnn.layers.spatial import (check_strides_and_dilation, image_shape, kernel_and_strides, normalize_padding,
+                                    spatial_output_shape, to_channels_first, to_channels_last)
 from minicnn.ops.depthwise import (depthwise_conv2d_backward, depthwise_conv2d_forward, separable_conv2d_backward,
                                    separable_conv2d_forward)
 

@@ -4,6 +4,8 @@ output shapes and the padding argument.
 Internally every image is channels-last (NHWC); a ``channels_first`` layer transposes its input
 and output at its edges, so its weights keep Keras's layout either way.
 """
+import numbers
+
 from minicnn.ops.geometry import PADDINGS, conv_output_length
 
 
@@ -51,3 +53,29 @@ def normalize_padding(padding, layer):
     if padding not in PADDINGS:
         raise ValueError(f"{layer}: padding must be 'valid' or 'same', got {padding!r}.")
     return padding
+
+
+def kernel_and_strides(layer, kernel_size, args, strides):
+    """``kernel_size`` and ``strides`` with the positional arguments after ``kernel_size`` read as Keras 2
+    read them: one int is Keras 1's column count (``Convolution2D(32, 3, 3)``), anything else the strides.
+
+    Raises:
+        TypeError: for more positional arguments than that.
+    """
+    if not args:
+        return kernel_size, strides
+    if len(args) == 1 and isinstance(args[0], numbers.Integral) and isinstance(kernel_size, numbers.Integral):
+        return (kernel_size, args[0]), strides
+    if len(args) == 1:
+        return kernel_size, args[0]
+    raise TypeError(f"{layer}: too many positional arguments {args!r}; pass strides, padding and the rest "
+                    "by keyword.")
+
+
+def check_strides_and_dilation(layer, strides, dilation_rate):
+    """Raise ValueError when both exceed 1, as Keras does."""
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(
+            f"{layer}: strides {strides} and dilation_rate {dilation_rate} cannot both exceed 1 (as in Keras). "
+            "Use strides=1 with the dilation (a pooling layer after it can downsample), or no dilation with the "
+            "strides.")
