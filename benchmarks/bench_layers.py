@@ -21,7 +21,7 @@ import minicnn
 from minicnn.cpu.conv import chunk_size
 from minicnn.cpu.threads import cpu_threads, run_chunks
 from minicnn.layers import Conv2D
-from minicnn.ops.geometry import conv_output_length
+from minicnn.nn.geometry import conv_output_length
 
 
 def median_ms(fn, repeat):

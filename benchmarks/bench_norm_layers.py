@@ -6,7 +6,7 @@ LayerNorm and GroupNorm, in one process, interleaved.
 Each case times a training forward and its backward (input and weight gradients) separately, the
 median over ``--rounds`` rounds of ``--repeat`` runs, the rounds alternating minicnn and PyTorch so
 that both see the same machine state; each round starts with an untimed run, during which the other
-framework's idle threads stop spinning. minicnn is timed on its plain layer (minicnn.ops.layer_norm,
+framework's idle threads stop spinning. minicnn is timed on its plain layer (minicnn.nn.layer_norm,
 one thread: NumPy) and on the CPU's tuned step that the fast path runs (minicnn.cpu.steps, worker
 threads), where there is one. PyTorch gets the same data, laid out as it wants it: channels-last images are permuted to
 (N, C, H, W) views for GroupNorm (PyTorch's channels-last memory format, no copy); LayerNorm over

@@ -7,7 +7,7 @@
     model.compile(optimizer="adadelta", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, batch_size=128, epochs=12, validation_split=0.1)
 
-Reading order: see "Read the code" in the README (minicnn/ops/conv.py first).
+Reading order: see "Read the code" in the README (minicnn/nn/conv.py first).
 """
 from minicnn.backend import fast_path, get_backend, set_backend, set_fast_path
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Convolution2D, Dense,

@@ -2,13 +2,13 @@
 
 Each function takes a NumPy or CuPy array (or anything ``numpy.asarray`` takes, as float32) and
 returns an array of the same shape and float dtype, computed by the plain ops of
-:mod:`minicnn.ops.activations`. The same names, given as strings or as these functions, are the
+:mod:`minicnn.nn.activations`. The same names, given as strings or as these functions, are the
 ``activation=`` of Dense, Conv2D and Activation.
 """
 import numpy as np
 
 from minicnn import backend
-from minicnn.ops import activations as ops
+from minicnn.nn import activations as ops
 
 
 def _array(x):

@@ -145,7 +145,7 @@ def fast_path():
 
 
 def set_fast_path(enabled):
-    """Run the CPU's tuned path (True, the default) or the plain ops of :mod:`minicnn.ops` (False).
+    """Run the CPU's tuned path (True, the default) or the plain ops of :mod:`minicnn.nn` (False).
 
     Both compute the same results to float32 rounding; the plain path is the one to read and to
     debug against. ``MINICNN_FAST_PATH=0`` in the environment sets False at import. The GPU

@@ -3,7 +3,7 @@
 Each wrapper takes and returns CuPy arrays (float32 or float64; images NHWC, channels last)
 and launches one kernel with one thread per output element in a grid-stride loop; the
 normalizations launch a few, one thread per reduced segment or per element. Geometry
-follows Keras, as in :mod:`minicnn.ops`: ``sh, sw`` are the strides, ``pt, pl`` the top and
+follows Keras, as in :mod:`minicnn.nn`: ``sh, sw`` are the strides, ``pt, pl`` the top and
 left padding (0 for ``"valid"``; for ``"same"``, half the total padding rounded down) and
 ``OH, OW`` the output size.
 

@@ -371,6 +371,11 @@ class Model(Trainer):
         """Load weights saved by :meth:`save_weights` (or :meth:`save`) into this model."""
         saving.load_weights(self, filepath)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras 3's export for serving: ``format="onnx"`` writes the inference graph (minicnn.export)."""
+        from minicnn.export import export_model
+        export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     # -- structures of inputs and outputs ------------------------------------------------------
 
     @staticmethod

@@ -8,7 +8,7 @@ the mean of the losses the lowercase function gives, after each is multiplied by
 the lowercase functions give each sample's loss, (N,) for outputs (N, K). The training step needs
 the gradient too: ``loss.value_and_gradient(y_true, y_pred)`` gives the reduced loss and
 dL/dy_pred at once, and ``loss.per_sample(y_true, y_pred)`` each sample's loss (N,), for weighted
-training. The arithmetic lives in :mod:`minicnn.ops.losses` and :mod:`minicnn.ops.regression_losses`.
+training. The arithmetic lives in :mod:`minicnn.nn.losses` and :mod:`minicnn.nn.regression_losses`.
 """
 import math
 import numbers
@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from minicnn.backend import floatx, get_array_module, to_numpy
-from minicnn.ops import losses as ops, regression_losses as regression
+from minicnn.nn import losses as ops, regression_losses as regression
 
 
 def _check_from_logits(value, owner):
@@ -62,7 +62,7 @@ class Loss:
 
     Args:
         name: the loss's name (the class's snake-case name by default).
-        reduction: how :func:`minicnn.ops.losses.reduce` reduces the losses, default "sum_over_batch_size".
+        reduction: how :func:`minicnn.nn.losses.reduce` reduces the losses, default "sum_over_batch_size".
     Raises:
         ValueError: for an unknown reduction.
     """
@@ -79,7 +79,7 @@ class Loss:
         self.reduction = reduction
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The loss reduced as :func:`minicnn.ops.losses.reduce` says: a 0-d array (the weighted
+        """The loss reduced as :func:`minicnn.nn.losses.reduce` says: a 0-d array (the weighted
         losses, for reduction "none")."""
         return ops.reduce(self.call(y_true, y_pred), sample_weight, self.reduction)
 

@@ -7,7 +7,7 @@ output slot; backward walks the steps in reverse and sums the gradients that rea
 several consumers (a residual connection), and those of a shared layer's weights over its calls.
 
 The plain plan is one :class:`LayerStep` per node: each layer's own forward and backward, the ops
-of :mod:`minicnn.ops` (the GPU's path too). On the CPU's fast path (``minicnn.set_fast_path``) the
+of :mod:`minicnn.nn` (the GPU's path too). On the CPU's fast path (``minicnn.set_fast_path``) the
 planner picks the tuned steps of :mod:`minicnn.cpu.steps` and decides, here and nowhere else, what
 they fuse, only where the graph makes it safe:
 

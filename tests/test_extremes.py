@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from minicnn import Sequential, optimizers
 from minicnn.callbacks import Callback, LearningRateScheduler, TerminateOnNaN
 from minicnn.layers import BatchNormalization, Conv2D, Dense, Flatten
-from minicnn.ops import activations, losses
+from minicnn.nn import activations, losses
 from minicnn.utils import set_random_seed, to_categorical
 
 DTYPES = [np.float32, np.float64]

@@ -9,8 +9,8 @@ import pytest
 from minicnn import losses
 from minicnn.layers import Dense
 from minicnn.models import Sequential, load_model
-from minicnn.ops import losses as ops
-from minicnn.ops.activations import softmax_forward
+from minicnn.nn import losses as ops
+from minicnn.nn.activations import softmax_forward
 from minicnn.optimizers import SGD, Adam
 from minicnn.plan import _weighted, make_plan
 from minicnn.utils import set_random_seed

@@ -23,7 +23,8 @@ from minicnn.callbacks.loggers import CSVLogger, History
 from minicnn.callbacks.logs import MetricDict, get_log, metric_alias
 from minicnn.callbacks.monitor import metric_direction
 from minicnn.callbacks.stopping import EarlyStopping, TerminateOnNaN
+from minicnn.callbacks.tensorboard import TensorBoard
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "LearningRateScheduler", "MetricDict", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN", "get_log",
-           "metric_alias", "metric_direction"]
+           "LearningRateScheduler", "MetricDict", "ModelCheckpoint", "ReduceLROnPlateau", "TensorBoard",
+           "TerminateOnNaN", "get_log", "metric_alias", "metric_direction"]

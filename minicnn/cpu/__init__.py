@@ -1,4 +1,4 @@
-"""The CPU tuning, kept beside the plain ops it replaces (each module names its op in minicnn.ops).
+"""The CPU tuning, kept beside the plain ops it replaces (each module names its op in minicnn.nn).
 
 Chunks over the batch on worker threads (threads), reused scratch owned by the calling thread
 (workspace), glibc's malloc thresholds (allocator), and the tuned ops: conv, pooling, dense,

@@ -1,4 +1,4 @@
-"""The CPU's convolution: :mod:`minicnn.ops.conv` tuned for two cores and their caches.
+"""The CPU's convolution: :mod:`minicnn.nn.conv` tuned for two cores and their caches.
 
 The same arithmetic as the plain op, organised for the machine (each piece measured; see
 benchmarks/RESULTS.md):
@@ -21,9 +21,9 @@ import numpy as np
 from minicnn.cpu import pooling
 from minicnn.cpu.threads import run_chunks, split, sum_in_order
 from minicnn.cpu.workspace import for_thread, scratch
-from minicnn.ops.activations import relu_backward
-from minicnn.ops.conv import col2im, conv_geometry
-from minicnn.ops.geometry import pad_nhwc
+from minicnn.nn.activations import relu_backward
+from minicnn.nn.conv import col2im, conv_geometry
+from minicnn.nn.geometry import pad_nhwc
 
 
 # Patches whose rows hold fewer floats than this per kernel row (KW*C: 3 for MNIST's first layer)

@@ -1,4 +1,4 @@
-"""The CPU's transposed convolution: :mod:`minicnn.ops.conv_transpose` tuned for two cores and their caches.
+"""The CPU's transposed convolution: :mod:`minicnn.nn.conv_transpose` tuned for two cores and their caches.
 
 The same arithmetic as the plain op (the adjoint of Conv2D: a product, then col2im), organised as
 :mod:`minicnn.cpu.conv` organises Conv2D (measured in benchmarks/bench_conv_layers.py):
@@ -18,7 +18,7 @@ import numpy as np
 from minicnn.cpu.conv import _input_grad_stride1, chunk_size, patch_matrix
 from minicnn.cpu.threads import run_chunks, sum_in_order
 from minicnn.cpu.workspace import for_thread, scratch
-from minicnn.ops.conv_transpose import conv_transpose_geometry
+from minicnn.nn.conv_transpose import conv_transpose_geometry
 
 
 class TransposeCache(NamedTuple):
@@ -49,7 +49,7 @@ def scatter_into(dcols, out, KH, KW, strides, pads, ws):
 
 def conv2d_transpose_forward(x, Wk, b, strides=(1, 1), padding="valid", output_padding=None, ws=None):
     """y (N, OH, OW, F) = conv_transpose(x (N, H, W, C), Wk (KH, KW, F, C)) + b (F,) or None, chunk by
-    chunk on the workers (undilated; sizes as :mod:`minicnn.ops.conv_transpose`). Returns y and the cache."""
+    chunk on the workers (undilated; sizes as :mod:`minicnn.nn.conv_transpose`). Returns y and the cache."""
     N, H, W, C = x.shape
     KH, KW, F, _ = Wk.shape
     (OH, OW), pads = conv_transpose_geometry(x.shape, KH, KW, strides, padding, output_padding)

@@ -1,4 +1,4 @@
-"""The CPU's fully connected op: :mod:`minicnn.ops.dense` with large products split over threads.
+"""The CPU's fully connected op: :mod:`minicnn.nn.dense` with large products split over threads.
 
 Inside a training step BLAS runs one thread per call (see :mod:`minicnn.cpu.threads`), so a large
 product is split into independent pieces for the worker threads: the forward by halves of the

@@ -1,4 +1,4 @@
-"""The CPU's depthwise and separable convolutions: :mod:`minicnn.ops.depthwise` tuned for two cores.
+"""The CPU's depthwise and separable convolutions: :mod:`minicnn.nn.depthwise` tuned for two cores.
 
 The same arithmetic as the plain op, organised for the machine (measured in
 benchmarks/bench_conv_layers.py):
@@ -26,7 +26,7 @@ import numpy as np
 from minicnn.cpu.conv import chunk_size
 from minicnn.cpu.threads import run_chunks, sum_in_order
 from minicnn.cpu.workspace import for_thread, scratch
-from minicnn.ops.conv import conv_geometry
+from minicnn.nn.conv import conv_geometry
 
 
 class Geometry(NamedTuple):

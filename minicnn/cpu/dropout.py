@@ -1,4 +1,4 @@
-"""The CPU's dropout: :mod:`minicnn.ops.dropout` with the mask of a large batch drawn in two halves
+"""The CPU's dropout: :mod:`minicnn.nn.dropout` with the mask of a large batch drawn in two halves
 on the worker threads, in place (no second array of the batch's size)."""
 import numpy as np
 

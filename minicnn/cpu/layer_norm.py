@@ -1,4 +1,4 @@
-"""The CPU's layer and group normalization: :mod:`minicnn.ops.layer_norm` in chunks of rows or samples
+"""The CPU's layer and group normalization: :mod:`minicnn.nn.layer_norm` in chunks of rows or samples
 on the worker threads, every pass of a chunk while it is in cache, sums as BLAS matrix-vector
 products, and the backward's reductions folded into a few of them.
 

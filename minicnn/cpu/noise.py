@@ -1,4 +1,4 @@
-"""The CPU's noise layers: :mod:`minicnn.ops.noise` organised for the machine.
+"""The CPU's noise layers: :mod:`minicnn.nn.noise` organised for the machine.
 
 - GaussianNoise, GaussianDropout: the normal draws of a large batch made in two halves on the
   worker threads, straight into the output (NumPy's normal generator is 2-4x slower per float than
@@ -12,7 +12,7 @@ import numpy as np
 
 from minicnn import random as mrandom
 from minicnn.cpu.threads import run_chunks, split
-from minicnn.ops.noise import dropout_mask
+from minicnn.nn.noise import dropout_mask
 
 # Arrays above this many elements draw in two halves on the worker threads.
 SPLIT_ABOVE = 1 << 16
@@ -36,12 +36,12 @@ def _normal_into(out, scale, shift):
 
 
 def gaussian_noise_forward(x, stddev):
-    """y = x + n, n ~ N(0, stddev**2) (as :func:`minicnn.ops.noise.gaussian_noise_forward`)."""
+    """y = x + n, n ~ N(0, stddev**2) (as :func:`minicnn.nn.noise.gaussian_noise_forward`)."""
     return _normal_into(np.empty(x.shape, x.dtype), stddev, x)
 
 
 def gaussian_dropout_forward(x, rate):
-    """y = x * m, m ~ N(1, rate / (1 - rate)), and m (as :func:`minicnn.ops.noise.gaussian_dropout_forward`)."""
+    """y = x * m, m ~ N(1, rate / (1 - rate)), and m (as :func:`minicnn.nn.noise.gaussian_dropout_forward`)."""
     m = _normal_into(np.empty(x.shape, x.dtype), (rate / (1 - rate)) ** 0.5, 1.0)
     return x * m, m
 

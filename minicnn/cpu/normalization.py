@@ -1,4 +1,4 @@
-"""The CPU's batch normalization: :mod:`minicnn.ops.normalization` in row chunks on the worker
+"""The CPU's batch normalization: :mod:`minicnn.nn.normalization` in row chunks on the worker
 threads, column sums as BLAS products, and the centred input kept in a reused buffer."""
 import numpy as np
 

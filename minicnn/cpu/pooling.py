@@ -1,4 +1,4 @@
-"""The CPU's max pooling: :mod:`minicnn.ops.pooling` in chunks over the worker threads.
+"""The CPU's max pooling: :mod:`minicnn.nn.pooling` in chunks over the worker threads.
 
 Beyond the chunks: inference keeps no argmax (one copy and a maximum per window offset), a 2x2
 pool runs as a two-round tournament of same-type passes, windows that tile the input exactly
@@ -10,9 +10,9 @@ tests/cpu/test_pooling.py.
 import numpy as np
 
 from minicnn.cpu.threads import run_chunks, split
-from minicnn.ops.activations import relu_backward
-from minicnn.ops.geometry import pad_nhwc
-from minicnn.ops.pooling import pool_geometry, window
+from minicnn.nn.activations import relu_backward
+from minicnn.nn.geometry import pad_nhwc
+from minicnn.nn.pooling import pool_geometry, window
 
 
 def maxpool2d_forward(x, pool=(2, 2), strides=None, padding="valid", training=True):

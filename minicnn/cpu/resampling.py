@@ -1,4 +1,4 @@
-"""The CPU's nearest-neighbour upsampling backward: :func:`minicnn.ops.resampling.nearest_backward`
+"""The CPU's nearest-neighbour upsampling backward: :func:`minicnn.nn.resampling.nearest_backward`
 as adds of whole views instead of one reduction over two inner axes.
 
 NumPy reduces ``dy.reshape(N, H, sh, W, sw, C).sum(axis=(2, 4))`` a few channels at a time: for

@@ -1,4 +1,4 @@
-"""The CPU's tuned steps: layers run on the ops of this package instead of minicnn.ops.
+"""The CPU's tuned steps: layers run on the ops of this package instead of minicnn.nn.
 
 :func:`minicnn.plan.make_plan` chooses them on the fast path and sets what they fuse:
 ``need_dx`` (False for the first step), ``input_relu`` (apply the ReLU derivative of the step
@@ -12,12 +12,12 @@ import numpy as np
 from minicnn.cpu import conv, dense, dropout, normalization, pooling
 from minicnn.cpu.workspace import workspace
 from minicnn.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, ReLU
-from minicnn.ops.activations import relu_backward
+from minicnn.nn.activations import relu_backward
 from minicnn.cpu import conv_transpose, depthwise
 from minicnn.layers import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from minicnn.cpu import noise, resampling
 from minicnn.layers import GaussianDropout, GaussianNoise, SpatialDropout2D, UpSampling2D
-from minicnn.ops.resampling import upsample2d_forward
+from minicnn.nn.resampling import upsample2d_forward
 
 
 def is_relu(layer):

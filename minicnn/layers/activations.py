@@ -1,11 +1,11 @@
-"""ReLU, LeakyReLU and Softmax: activations with options, as layers over :mod:`minicnn.ops.activations`.
+"""ReLU, LeakyReLU and Softmax: activations with options, as layers over :mod:`minicnn.nn.activations`.
 
 (``Activation("relu")`` and ``activation=`` on Dense and Conv2D take the plain names.)
 """
 import numbers
 
 from minicnn.layers.base import Layer
-from minicnn.ops import activations
+from minicnn.nn import activations
 
 
 def _nonnegative_number(value, what, layer, allow_none=False):

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from minicnn import backend, graph, regularizers
+from minicnn import backend, graph, regularizers, tape
 
 _name_counts = {}
 
@@ -90,6 +90,12 @@ class Layer:
     ``stateful``: its training forward leaves state to commit (BatchNormalization's batch
     statistics), which the trainer commits with ``update_state(cache)`` under its lock, so a
     forward never writes to the layer.
+
+    A layer of one's own is written as in Keras: ``build(input_shape)`` (the batch axis included)
+    makes weights with :meth:`add_weight`, and ``call(inputs)`` computes with :mod:`minicnn.ops`.
+    Such a layer (``user_code``) runs on the tape (:mod:`minicnn.tape`): its ``forward`` records
+    ``call`` and its ``backward`` walks the records; its output shape is ``compute_output_shape``
+    if it defines one, else what ``call`` gives on a batch of zeros.
     """
 
     has_linear_part = False
@@ -142,6 +148,9 @@ class Layer:
     def build(self, input_shape):
         """Check ``input_shape`` (batch excluded; a list of them for several inputs), create the
         parameters, record both shapes."""
+        if self.user_code:  # Keras's Layer.build: a custom layer's super().build(input_shape) marks it built
+            self.built = True
+            return
         input_shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
         self.output_shape = self.compute_output_shape(input_shape)
         self.input_shape = input_shape
@@ -164,6 +173,8 @@ class Layer:
             ValueError: when a built (shared) layer is called on inputs of another shape.
         """
         key = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
+        if self.user_code and self.input_shape is None:
+            return self._build_user_code(key)
         if not self.built:
             self.build(key)
         elif key != self.input_shape:
@@ -173,6 +184,26 @@ class Layer:
                 "inputs of the same shape; make a new layer for the other shape.")
         return self.output_shape
 
+    def _build_user_code(self, key):
+        """A custom layer's build (with Keras's batch axis, None) and its output shape, from its own
+        ``compute_output_shape`` or from ``call`` on a batch of two zeros (no tape)."""
+        with_batch = [(None, *s) for s in key] if isinstance(key, list) else (None, *key)
+        if not self.built:
+            self.build(with_batch)
+            self.built = True  # also for a build() that forgot super().build(input_shape)
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            out = self.compute_output_shape(with_batch)
+            out = [tuple(s)[1:] for s in out] if isinstance(out, list) else tuple(out)[1:]
+        else:
+            xp = backend.xp()
+            zeros = [xp.zeros((2, *s), self.dtype) for s in key] if isinstance(key, list) else \
+                xp.zeros((2, *key), self.dtype)
+            with np.errstate(all="ignore"), tape.paused(), tape.adding_losses():
+                y = tape.call_user_code(self, zeros, training=False)
+            out = [tuple(a.shape[1:]) for a in y] if isinstance(y, (list, tuple)) else tuple(y.shape[1:])
+        self.input_shape, self.output_shape = key, out
+        return out
+
     def _new_param(self, init, shape):
         """A parameter array on the current backend, drawn by ``init`` on the host."""
         return backend.to_device(np.asarray(init(shape)).astype(self.dtype))
@@ -181,26 +212,45 @@ class Layer:
 
     def forward(self, x, training=False):
         """The layer's output for a batch x, and the cache its backward needs: ``(y, cache)``."""
-        raise NotImplementedError(f"{type(self).__name__} must define forward")
+        if self.user_code:
+            return tape.forward_user_layer(self, x, training)
+        raise NotImplementedError(f"{type(self).__name__} must define forward and backward, or call (a Keras "
+                                  "layer of one's own: build with self.add_weight, call with minicnn.ops)")
 
     def backward(self, dy, cache):
         """The gradients given dy (the output's) and the forward's cache: ``(dx, grads)``, with
-        ``grads`` a dict from parameter name to gradient (empty for a layer without weights)."""
+        ``grads`` a dict from parameter name to gradient (empty for a layer without weights); a
+        custom layer's are a list, aligned with :attr:`trainable_weights`."""
+        if self.user_code:
+            return tape.backward_user_layer(self, dy, cache)
         raise NotImplementedError(f"{type(self).__name__} must define backward")
 
-    def __call__(self, inputs, training=False):
+    def call(self, inputs, training=None):
+        """A custom layer's computation, written with :mod:`minicnn.ops` (Keras's ``call``); the
+        built-in layers define forward and backward instead."""
+        raise NotImplementedError(f"{type(self).__name__} must define call")
+
+    @property
+    def user_code(self):
+        """Whether this layer runs code of its user (a ``call`` of its own) on the tape."""
+        return type(self).call is not Layer.call
+
+    def __call__(self, inputs, training=None, **kwargs):
         """On arrays, the output for a batch (Keras's ``layer(x)``); on symbolic tensors
-        (``keras.Input``, other layers' outputs), the symbolic output, recorded in the graph.
+        (``keras.Input``, other layers' outputs), the symbolic output, recorded in the graph; on
+        Tensors or under a GradientTape, the output as a Tensor, recorded on the tape.
 
         Raises:
             TypeError: for a mix of arrays and symbolic tensors.
         """
         if graph.is_symbolic(inputs):
             return graph.call_symbolic(self, inputs)
+        if self.user_code or tape.recording() or tape.any_tensor(inputs):
+            return tape.call_layer(self, inputs, bool(training), **kwargs)
         if not self.built:
             self.build([tuple(x.shape[1:]) for x in inputs] if isinstance(inputs, (list, tuple))
                        else tuple(inputs.shape[1:]))
-        return self.forward(list(inputs) if isinstance(inputs, tuple) else inputs, training=training)[0]
+        return self.forward(list(inputs) if isinstance(inputs, tuple) else inputs, training=bool(training))[0]
 
     def update_state(self, cache):
         """Commit what a training forward left in ``cache`` (layers with ``stateful``)."""
@@ -232,34 +282,101 @@ class Layer:
 
     # -- parameters ---------------------------------------------------------------------------
 
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
+                   constraint=None, name=None, **kwargs):
+        """A new weight of this layer (Keras's ``add_weight``), kept in ``self.params[name]``; returns
+        the :class:`minicnn.tape.Variable` that ``call`` reads it through. Keras 3 takes ``shape``
+        first, Keras 2 ``name`` first: both work. ``initializer`` defaults to glorot_uniform (zeros
+        for a shape with fewer than two axes, a bias).
+
+        Raises:
+            ValueError: for a name already used, a missing shape, or a constraint (not supported).
+        """
+        if args and isinstance(args[0], str):
+            name, args = args[0], args[1:]
+        if args:
+            shape = args[0]
+        if shape is None:
+            raise ValueError(f"{self.name}: add_weight needs a shape, e.g. self.add_weight(shape=(input_shape[-1], "
+                             "self.units), initializer='glorot_uniform').")
+        if constraint is not None:
+            raise ValueError(f"{self.name}: weight constraints are not supported; leave constraint out.")
+        from minicnn import initializers
+        shape = tuple(int(d) for d in shape)
+        name = name or ("variable" if "variable" not in self.params else f"variable_{len(self.params)}")
+        if name in self.params:
+            raise ValueError(f"{self.name}: a weight named {name!r} exists already; give each add_weight its own name.")
+        if initializer is None:
+            initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
+        init = initializers.get(initializer)
+        self.params[name] = backend.to_device(np.asarray(init(shape)).astype(dtype or self.dtype))
+        if trainable:
+            self.trainable_names = tuple(self.trainable_names) + (name,)
+        if regularizer is not None:
+            self.regularizers[name] = regularizers.get(regularizer)
+        return tape.Variable(self, name)
+
+    def add_loss(self, value):
+        """Add ``value`` (a number or 0-d Tensor from :mod:`minicnn.ops`) to the loss minimised, from
+        ``call`` (a VAE's KL term); ``fit`` adds it to the batch's loss."""
+        tape.add_loss(value)
+
+    @property
+    def losses(self):
+        """The values ``call`` gave to :meth:`add_loss` in the layer's last call (and its sublayers')."""
+        return list(getattr(self, "_losses", [])) + [v for s in self._sublayers() for v in s.losses]
+
+    def _sublayers(self):
+        """The layers a custom layer keeps as attributes (alone or in lists, tuples and dicts), in the
+        order they were set: their weights are this layer's too, as Keras tracks them."""
+        if not self.user_code:
+            return []
+        found = []
+        for value in vars(self).values():
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+            found += [v for v in items if hasattr(v, "_leaf_layers") and v is not self]
+        return list({id(v): v for v in found}.values())
+
     @property
     def weights(self):
-        """All parameter arrays, in Keras's order."""
-        return list(self.params.values())
+        """All parameter arrays, in Keras's order (a custom layer's own, then its sublayers')."""
+        return list(self.params.values()) + [w for s in self._sublayers() for w in s.weights]
 
     @property
     def trainable_weights(self):
-        return [self.params[n] for n in self.trainable_names] if self.trainable else []
+        if not self.trainable:
+            return []
+        return [self.params[n] for n in self.trainable_names] + [w for s in self._sublayers() for w in s.trainable_weights]
 
     @property
     def non_trainable_weights(self):
-        names = self.trainable_names if self.trainable else ()
-        return [a for n, a in self.params.items() if n not in names]
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     def _named_trainable_weights(self):
         """(``layer/weight`` name, array) for each of :attr:`trainable_weights`."""
-        return [(f"{self.name}/{n}", self.params[n]) for n in self.trainable_names] if self.trainable else []
+        if not self.trainable:
+            return []
+        return [(f"{self.name}/{n}", self.params[n]) for n in self.trainable_names] + \
+            [pair for s in self._sublayers() for pair in s._named_trainable_weights()]
+
+    def _variables(self):
+        """A :class:`minicnn.tape.Variable` for each of the layer's own weights."""
+        return [tape.Variable(self, n) for n in self.params]
 
     def trainable_gradients(self, grads):
-        """The entries of a backward's ``grads`` aligned with :attr:`trainable_weights`."""
+        """The entries of a backward's ``grads`` aligned with :attr:`trainable_weights` (a custom
+        layer's backward gives them so already)."""
+        if self.user_code:
+            return grads
         return [grads[n] for n in self.trainable_names] if self.trainable else []
 
     def count_params(self):
-        return int(sum(a.size for a in self.params.values()))
+        return int(sum(a.size for a in self.weights))
 
     def get_weights(self):
         """Copies of the parameters as NumPy arrays, in Keras's order."""
-        return [backend.to_numpy(a).copy() for a in self.params.values()]
+        return [backend.to_numpy(a).copy() for a in self.weights]
 
     def set_weights(self, weights):
         """Set every parameter from a list of arrays in Keras's order (shapes must match).
@@ -267,29 +384,33 @@ class Layer:
         Raises:
             ValueError: on a wrong number of arrays or a wrong shape.
         """
-        weights = list(weights)
-        names = list(self.params)
-        if len(weights) != len(names):
+        weights, named = list(weights), self._all_named_weights()
+        if len(weights) != len(named):
             raise ValueError(
-                f"{self.name}: expected {len(names)} weight arrays ({', '.join(names) or 'none'}), "
+                f"{self.name}: expected {len(named)} weight arrays ({', '.join(n for n, _ in named) or 'none'}), "
                 f"got {len(weights)}.")
-        for name, w in zip(names, weights):
+        for (name, param), w in zip(named, weights):
             w = np.asarray(backend.to_numpy(w))
-            if w.shape != self.params[name].shape:
+            if w.shape != param.shape:
                 raise ValueError(
-                    f"{self.name}: weight '{name}' has shape {self.params[name].shape}, "
-                    f"got an array of shape {w.shape}.")
-        for name, w in zip(names, weights):
+                    f"{self.name}: weight '{name}' has shape {param.shape}, got an array of shape {w.shape}.")
+        for (name, param), w in zip(named, weights):
             # Copy into the existing array so optimizer state and references stay valid; the copy
             # goes to that array's backend, which need not be the global one (a CPU model
             # compared with a GPU model, a model kept on the GPU after set_backend("numpy")).
-            param = self.params[name]
-            param[...] = backend.get_array_module(param).asarray(backend.to_numpy(w), dtype=self.dtype)
+            param[...] = backend.get_array_module(param).asarray(backend.to_numpy(w), dtype=param.dtype)
+
+    def _all_named_weights(self):
+        """(name, array) for each of :attr:`weights`: its own by name, a sublayer's as ``sublayer/name``."""
+        return list(self.params.items()) + [(f"{s.name}/{n}", a) for s in self._sublayers()
+                                            for n, a in s._all_named_weights()]
 
     def to_backend(self):
         """Move the parameters to the current backend."""
         for name, a in self.params.items():
             self.params[name] = backend.to_device(backend.to_numpy(a))
+        for sub in self._sublayers():
+            sub.to_backend()
 
     # -- configuration ------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Conv2DTranspose (Keras 2 aliases Convolution2DTranspose, Deconvolution2D, Deconv2D): a thin layer
-over :mod:`minicnn.ops.conv_transpose`, the adjoint of Conv2D.
+over :mod:`minicnn.nn.conv_transpose`, the adjoint of Conv2D.
 
 Internally every image is channels-last (NHWC); a ``channels_first`` layer transposes its input
 and output at its edges, so its weights keep Keras's layout either way.
@@ -11,7 +11,7 @@ from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
 from minicnn.layers.core import ActivationMixin
 from minicnn.layers.spatial import (check_strides_and_dilation, image_shape, kernel_and_strides, normalize_padding,
                                     to_channels_first, to_channels_last)
-from minicnn.ops.conv_transpose import conv2d_transpose_backward, conv2d_transpose_forward, conv_transpose_length
+from minicnn.nn.conv_transpose import conv2d_transpose_backward, conv2d_transpose_forward, conv_transpose_length
 
 
 class Conv2DTranspose(ActivationMixin, Layer):

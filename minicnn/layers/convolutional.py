@@ -1,4 +1,4 @@
-"""Conv2D (alias Convolution2D): a thin layer over :mod:`minicnn.ops.conv`.
+"""Conv2D (alias Convolution2D): a thin layer over :mod:`minicnn.nn.conv`.
 
 Internally every image is channels-last (NHWC); a ``channels_first`` layer transposes its
 input and output at its edges, so its weights keep Keras's layout either way. Keras 1 tutorials
@@ -10,7 +10,7 @@ from minicnn.layers.core import ActivationMixin
 from minicnn.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D  # noqa: F401
 from minicnn.layers.spatial import (check_strides_and_dilation, image_shape, kernel_and_strides, normalize_padding,
                                     spatial_output_shape, to_channels_first, to_channels_last)
-from minicnn.ops.conv import conv2d_backward, conv2d_forward
+from minicnn.nn.conv import conv2d_backward, conv2d_forward
 
 
 class Conv2D(ActivationMixin, Layer):

@@ -1,12 +1,12 @@
-"""Dense, Flatten, Activation, Dropout and InputLayer: thin classes over minicnn.ops."""
+"""Dense, Flatten, Activation, Dropout and InputLayer: thin classes over minicnn.nn."""
 import numbers
 import math
 
 from minicnn import graph, initializers
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
-from minicnn.ops import activations
-from minicnn.ops.dense import dense_backward, dense_forward
-from minicnn.ops.dropout import dropout_backward, dropout_forward
+from minicnn.nn import activations
+from minicnn.nn.dense import dense_backward, dense_forward
+from minicnn.nn.dropout import dropout_backward, dropout_forward
 
 
 class ActivationMixin:
@@ -169,7 +169,7 @@ class Flatten(Layer):
 
 
 class Activation(ActivationMixin, Layer):
-    """Applies a named activation (any of :data:`minicnn.ops.activations.ACTIVATIONS`: relu,
+    """Applies a named activation (any of :data:`minicnn.nn.activations.ACTIVATIONS`: relu,
     softmax, sigmoid, tanh, linear, elu, selu, softplus, softsign, silu/swish, gelu,
     hard_sigmoid, exponential, leaky_relu) or a function of :mod:`minicnn.activations`."""
 

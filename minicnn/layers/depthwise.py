@@ -1,5 +1,5 @@
 """DepthwiseConv2D and SeparableConv2D (alias SeparableConvolution2D): thin layers over
-:mod:`minicnn.ops.depthwise`, the convolutions of MobileNet and Xception.
+:mod:`minicnn.nn.depthwise`, the convolutions of MobileNet and Xception.
 
 A depthwise convolution filters each input channel on its own (``depth_multiplier`` kernels per
 channel); a separable one follows it with a 1x1 convolution that mixes the channels. Internally
@@ -10,7 +10,7 @@ from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
 from minicnn.layers.core import ActivationMixin
 from minicnn.layers.spatial import (check_strides_and_dilation, image_shape, kernel_and_strides, normalize_padding,
                                     spatial_output_shape, to_channels_first, to_channels_last)
-from minicnn.ops.depthwise import (depthwise_conv2d_backward, depthwise_conv2d_forward, separable_conv2d_backward,
+from minicnn.nn.depthwise import (depthwise_conv2d_backward, depthwise_conv2d_forward, separable_conv2d_backward,
                                    separable_conv2d_forward)
 
 

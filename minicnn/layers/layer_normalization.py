@@ -1,11 +1,11 @@
 """LayerNormalization and GroupNormalization as Keras 3 defines them: thin layers over
-:mod:`minicnn.ops.layer_norm`. Each sample is normalised on its own, so, unlike
+:mod:`minicnn.nn.layer_norm`. Each sample is normalised on its own, so, unlike
 BatchNormalization, they keep no statistics and act the same in training and inference."""
 import numbers
 
 from minicnn import initializers, regularizers
 from minicnn.layers.base import Layer
-from minicnn.ops.layer_norm import groupnorm_backward, groupnorm_forward, layernorm_backward, layernorm_forward
+from minicnn.nn.layer_norm import groupnorm_backward, groupnorm_forward, layernorm_backward, layernorm_forward
 
 
 class _SampleNormalization(Layer):

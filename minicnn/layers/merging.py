@@ -1,5 +1,5 @@
 """The merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum and Concatenate, thin
-classes over :mod:`minicnn.ops.merge`, with Keras's lowercase functions and Keras 1's ``merge``.
+classes over :mod:`minicnn.nn.merge`, with Keras's lowercase functions and Keras 1's ``merge``.
 
 A merge layer takes a list of inputs: ``compute_output_shape`` and ``build`` get the list of
 per-sample shapes (batch axis excluded), ``forward(xs)`` the list of arrays (batch axis first),
@@ -8,7 +8,7 @@ and ``backward`` returns the list of input gradients and no weight gradients.
 import numbers
 
 from minicnn.layers.base import Layer
-from minicnn.ops.merge import ELEMENTWISE, concatenate_backward, concatenate_forward
+from minicnn.nn.merge import ELEMENTWISE, concatenate_backward, concatenate_forward
 
 
 def _shape_list(layer, shapes, exactly=None):
@@ -39,7 +39,7 @@ def _check_arrays(layer, xs):
 
 
 class _Merge(Layer):
-    """Base of the element-wise merges: ``op`` names the pair in ``minicnn.ops.ELEMENTWISE``.
+    """Base of the element-wise merges: ``op`` names the pair in ``minicnn.nn.ELEMENTWISE``.
 
     Per-sample shapes are aligned on the right and size-1 axes broadcast (a shorter shape gets
     size-1 axes in front), as in Keras 3: (3,) and (4, 3) give (4, 3).

@@ -1,5 +1,5 @@
 """SpatialDropout2D, GaussianNoise and GaussianDropout: regularisers active only in training
-(``training=True``) and the identity otherwise, over :mod:`minicnn.ops.noise`.
+(``training=True``) and the identity otherwise, over :mod:`minicnn.nn.noise`.
 
 Their draws come from minicnn's one seeded generator (``minicnn.utils.set_random_seed``), as
 Dropout's do; a layer's ``seed`` is accepted for Keras's spelling and kept in its config.
@@ -9,7 +9,7 @@ import numbers
 
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
 from minicnn.layers.spatial import image_shape
-from minicnn.ops import noise
+from minicnn.nn import noise
 
 
 def _rate(value, layer, what="rate"):

@@ -1,10 +1,10 @@
-"""BatchNormalization as Keras defines it: a thin layer over :mod:`minicnn.ops.normalization`."""
+"""BatchNormalization as Keras defines it: a thin layer over :mod:`minicnn.nn.normalization`."""
 import numbers
 
 from minicnn import distributed, initializers
 from minicnn.backend import get_array_module
 from minicnn.layers.base import Layer
-from minicnn.ops.normalization import batchnorm_backward, batchnorm_forward, batchnorm_inference
+from minicnn.nn.normalization import batchnorm_backward, batchnorm_forward, batchnorm_inference
 
 
 class BatchNormalization(Layer):

@@ -1,8 +1,8 @@
-"""MaxPooling2D, AveragePooling2D and their global versions: thin layers over :mod:`minicnn.ops.pooling`."""
+"""MaxPooling2D, AveragePooling2D and their global versions: thin layers over :mod:`minicnn.nn.pooling`."""
 from minicnn.layers.base import Layer, normalize_data_format, normalize_tuple
 from minicnn.layers.spatial import (image_shape, normalize_padding, spatial_output_shape, to_channels_first,
                                     to_channels_last)
-from minicnn.ops import pooling
+from minicnn.nn import pooling
 
 
 class _Pooling2D(Layer):

@@ -1,6 +1,6 @@
 """Keras 3's preprocessing layers for images: Rescaling, and the random augmentations RandomFlip,
 RandomRotation, RandomTranslation, RandomZoom and RandomContrast (thin layers over
-:mod:`minicnn.ops.augment`).
+:mod:`minicnn.nn.augment`).
 
 Rescaling acts always. The random layers act only in training (``fit``, ``train_on_batch``,
 ``model(x, training=True)``, ``layer(x, training=True)``) and are the identity otherwise, so
@@ -22,7 +22,7 @@ import numpy as np
 from minicnn import random as mrandom
 from minicnn.backend import get_array_module, image_data_format
 from minicnn.layers.base import Layer, normalize_data_format
-from minicnn.ops.augment import (FILL_MODES, INTERPOLATIONS, affine_backward, affine_forward, affine_matrices,
+from minicnn.nn.augment import (FILL_MODES, INTERPOLATIONS, affine_backward, affine_forward, affine_matrices,
                                  contrast_backward, contrast_forward, flip_backward, flip_forward)
 
 
@@ -136,7 +136,7 @@ class RandomFlip(_RandomImageLayer):
 
 class _RandomAffine(_RandomImageLayer):
     """The affine layers: ``fill_mode``, ``interpolation``, ``fill_value``, and the resampling of
-    :func:`minicnn.ops.augment.affine_forward` by the matrices ``_matrices`` makes."""
+    :func:`minicnn.nn.augment.affine_forward` by the matrices ``_matrices`` makes."""
 
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
                  **kwargs):
@@ -171,7 +171,7 @@ class RandomRotation(_RandomAffine):
             Numbers in [-1, 1].
         fill_mode: how the corners the rotation uncovers are filled: "reflect" (default),
             "wrap", "constant" (with ``fill_value``, default 0) or "nearest", as Keras 3 does
-            (see :mod:`minicnn.ops.augment`). interpolation: "bilinear" (default) or "nearest".
+            (see :mod:`minicnn.nn.augment`). interpolation: "bilinear" (default) or "nearest".
         seed, data_format: as RandomFlip's.
 
     Raises:

@@ -6,8 +6,8 @@ windowed layers do (:mod:`minicnn.layers.spatial`).
 from minicnn.layers.base import Layer, normalize_data_format, normalize_tuple
 from minicnn.layers.reshaping import _pair
 from minicnn.layers.spatial import image_shape, to_channels_first, to_channels_last
-from minicnn.ops.geometry import crop_nhwc, pad_nhwc
-from minicnn.ops.resampling import INTERPOLATIONS, upsample2d_backward, upsample2d_forward
+from minicnn.nn.geometry import crop_nhwc, pad_nhwc
+from minicnn.nn.resampling import INTERPOLATIONS, upsample2d_backward, upsample2d_forward
 
 # Keras 3's other resize methods, refused by name rather than as unknown.
 _NOT_SUPPORTED = ("bicubic", "lanczos3", "lanczos5", "area")

@@ -4,7 +4,7 @@ import numbers
 
 from minicnn.layers.base import Layer, check_positive_int, normalize_data_format
 from minicnn.layers.spatial import image_shape, to_channels_first, to_channels_last
-from minicnn.ops.geometry import crop_nhwc, pad_nhwc
+from minicnn.nn.geometry import crop_nhwc, pad_nhwc
 
 
 def _pair(value, what, layer):

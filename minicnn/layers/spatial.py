@@ -6,7 +6,7 @@ and output at its edges, so its weights keep Keras's layout either way.
 """
 import numbers
 
-from minicnn.ops.geometry import PADDINGS, conv_output_length
+from minicnn.nn.geometry import PADDINGS, conv_output_length
 
 
 def to_channels_last(x):

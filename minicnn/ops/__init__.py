@@ -1,4 +1,26 @@
-"""Pure array functions with their backward beside them; no classes, no state.
+"""``keras.ops``: the functions a custom layer, a Lambda, a loss or a metric is written with.
 
-Read :mod:`minicnn.ops.conv` first: it holds the idea the rest of the framework serves.
+    from minicnn import ops
+    def call(self, inputs):
+        return ops.relu(ops.matmul(inputs, self.kernel) + self.bias)
+
+Each works on NumPy and CuPy arrays and on Tensors, and records itself on an open tape
+(:mod:`minicnn.tape`) with its backward, so what is written with them trains. Grouped as Keras 3
+groups them: :mod:`minicnn.ops.numpy` (arithmetic, reductions, products), :mod:`minicnn.ops.shaping`
+(reshape, concatenate, indexing...), :mod:`minicnn.ops.nn` (activations, convolution, pooling,
+one_hot, crossentropies) and :mod:`minicnn.ops.core` (conversions, casts, constants, stop_gradient).
+
+The layers' own arithmetic, with its hand-written backwards, is in :mod:`minicnn.nn`.
 """
+from minicnn.ops.core import *  # noqa: F401,F403
+from minicnn.ops.nn import *  # noqa: F401,F403
+from minicnn.ops.numpy import *  # noqa: F401,F403
+from minicnn.ops.shaping import *  # noqa: F401,F403
+from minicnn.ops.shaping import slice  # noqa: F401  (shadows the builtin on purpose: Keras's name)
+from minicnn.ops.numpy import abs, max, min, sum  # noqa: F401  (Keras's names)
+from minicnn.ops.core import all, any, round  # noqa: F401
+from minicnn.tape import GradientTape, Tensor, Variable  # noqa: F401
+from minicnn.tape import install_operators
+
+install_operators()  # Tensor's +, *, [], ... are these ops
+del install_operators

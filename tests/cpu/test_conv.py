@@ -8,11 +8,11 @@ from hypothesis import given, strategies as st
 import minicnn.cpu.conv as fast
 from minicnn.cpu import threads
 from minicnn.cpu.workspace import Workspace
-from minicnn.ops import conv as plain
-from minicnn.ops import pooling as plain_pooling
+from minicnn.nn import conv as plain
+from minicnn.nn import pooling as plain_pooling
 
 from cpu.test_threads import alone_and_at_once, blas_set_by_the_main_thread, n_threads  # noqa: F401 (fixtures)
-from ops.test_conv import conv_configs
+from nn.test_conv import conv_configs
 
 
 def relu_grad(dy, y):

@@ -7,9 +7,9 @@ from hypothesis import given, strategies as st
 import minicnn.cpu.conv as fast_conv
 import minicnn.cpu.conv_transpose as fast
 from minicnn.cpu.workspace import Workspace
-from minicnn.ops import conv_transpose as plain
+from minicnn.nn import conv_transpose as plain
 
-from ops.test_conv_transpose import transpose_configs
+from nn.test_conv_transpose import transpose_configs
 
 
 def assert_all_close(got, want):

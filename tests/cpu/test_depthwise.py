@@ -7,9 +7,9 @@ from hypothesis import given, strategies as st
 import minicnn.cpu.conv as fast_conv
 import minicnn.cpu.depthwise as fast
 from minicnn.cpu.workspace import Workspace
-from minicnn.ops import depthwise as plain
+from minicnn.nn import depthwise as plain
 
-from ops.test_depthwise import depthwise_configs
+from nn.test_depthwise import depthwise_configs
 
 
 def assert_all_close(got, want):

@@ -12,7 +12,7 @@ from minicnn import Sequential
 from minicnn.cpu import layer_norm, steps
 from minicnn.cpu.workspace import Workspace
 from minicnn.layers import Conv2D, Flatten, GroupNormalization, LayerNormalization
-from minicnn.ops import layer_norm as plain
+from minicnn.nn import layer_norm as plain
 
 
 @contextlib.contextmanager

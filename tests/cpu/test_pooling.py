@@ -5,9 +5,9 @@ from hypothesis import given, strategies as st
 
 import reference
 from minicnn.cpu import pooling as fast
-from minicnn.ops import pooling as plain
+from minicnn.nn import pooling as plain
 
-from ops.test_pooling import pool_configs
+from nn.test_pooling import pool_configs
 
 
 @given(pool_configs(), st.booleans(), st.booleans())

@@ -4,7 +4,7 @@ from hypothesis import given, strategies as st
 
 from minicnn.cpu import resampling, steps
 from minicnn.layers import UpSampling2D
-from minicnn.ops.resampling import nearest_backward
+from minicnn.nn.resampling import nearest_backward
 
 
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 5), st.integers(1, 9),

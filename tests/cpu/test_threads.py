@@ -9,7 +9,7 @@ import pytest
 
 from minicnn.cpu import dense, dropout, threads
 from minicnn.cpu.workspace import Workspace, workspace
-from minicnn.ops import dense as plain_dense
+from minicnn.nn import dense as plain_dense
 from minicnn.utils import set_random_seed
 
 

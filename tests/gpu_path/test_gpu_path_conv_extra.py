@@ -6,7 +6,7 @@ import pytest
 
 from minicnn.backend import to_numpy
 from minicnn.layers import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
-from minicnn.ops import conv_transpose, depthwise
+from minicnn.nn import conv_transpose, depthwise
 
 CASES = {  # op: (forward, backward, arrays (x, kernels..., bias) as shapes, keyword arguments)
     "transpose same": (conv_transpose.conv2d_transpose_forward, conv_transpose.conv2d_transpose_backward,

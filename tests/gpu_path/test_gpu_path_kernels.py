@@ -6,7 +6,7 @@ import pytest
 
 from minicnn import cuda
 from minicnn.backend import to_numpy
-from minicnn.ops import conv, layer_norm, pooling
+from minicnn.nn import conv, layer_norm, pooling
 from minicnn.optimizers import SGD, Adadelta, Adam, RMSprop
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minicnn.layers import Add, Concatenate, Maximum
-from minicnn.ops import merge
+from minicnn.nn import merge
 
 SHAPES = {"subtract": [(3,), (4, 3)]}  # the others take three inputs, with broadcasting and a tie
 

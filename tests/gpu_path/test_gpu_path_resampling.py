@@ -7,7 +7,7 @@ import pytest
 
 from minicnn.backend import to_numpy
 from minicnn.layers import Cropping2D, GaussianDropout, GaussianNoise, SpatialDropout2D, UpSampling2D
-from minicnn.ops.activations import mish_backward, mish_forward, relu6_backward, relu6_forward
+from minicnn.nn.activations import mish_backward, mish_forward, relu6_backward, relu6_forward
 from minicnn.utils import check_gradients, set_random_seed
 
 DETERMINISTIC = {

@@ -13,7 +13,7 @@ from minicnn.backend import get_array_module, to_numpy
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                             GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Reshape, Softmax,
                             ZeroPadding2D)
-from minicnn.ops.activations import ACTIVATIONS
+from minicnn.nn.activations import ACTIVATIONS
 from minicnn.utils import check_gradients, set_random_seed
 
 from gpu_path_models import (ARCHITECTURES, FLOAT32, OPTIMIZER_KERNELS, OPTIMIZERS, activations_model,

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import kernel_refs as ref
 from minicnn import cuda
 from minicnn.backend import to_numpy
-from minicnn.ops import layer_norm
+from minicnn.nn import layer_norm
 
 examples = settings(max_examples=25, deadline=None)
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -106,7 +106,7 @@ def test_optimizer_updates(cp, n, dtype, seed, momentum, nesterov, t):
        segment=st.sampled_from([1, 5, 64]), dtype=dtypes, seed=seeds)
 def test_normalization(cp, shape, kind, trailing, groups, channels_last, weights, segment, dtype, seed):
     """Layer normalization over the trailing axes, group normalization on either channel axis: the
-    views minicnn.ops.layer_norm hands the kernels, against that op on the host in float64."""
+    views minicnn.nn.layer_norm hands the kernels, against that op on the host in float64."""
     rng = np.random.default_rng(seed)
     x, dy = rng.standard_normal((2,) + shape).astype(dtype)
     if kind == "layer":

@@ -1,11 +1,11 @@
-"""kernels/normalization.cu on the CPU shim against the NumPy op: minicnn.ops.layer_norm on the view
+"""kernels/normalization.cu on the CPU shim against the NumPy op: minicnn.nn.layer_norm on the view
 (N, A, G, Cg, B) that the kernels normalise over A, Cg and B, in float64. Every kernel on its own,
 with segments shorter than a row, longer, and of one element."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import kernel_refs as ref
-from minicnn.ops.layer_norm import layernorm_backward, layernorm_forward
+from minicnn.nn.layer_norm import layernorm_backward, layernorm_forward
 
 REALS = {"float": np.float32, "double": np.float64}
 EPS = 1e-3

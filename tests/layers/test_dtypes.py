@@ -6,7 +6,7 @@ import pytest
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                             GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Reshape,
                             Softmax, ZeroPadding2D)
-from minicnn.ops.activations import ACTIVATIONS
+from minicnn.nn.activations import ACTIVATIONS
 
 STACKS = {
     "classic": lambda: [Conv2D(4, 3, padding="same", activation="relu"), BatchNormalization(), MaxPooling2D(),

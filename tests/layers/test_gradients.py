@@ -7,8 +7,8 @@ from hypothesis import given, strategies as st
 from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                             GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Reshape,
                             Softmax, ZeroPadding2D)
-from minicnn.ops.activations import ACTIVATIONS, softmax_forward
-from minicnn.ops.losses import categorical_crossentropy, softmax_crossentropy_backward
+from minicnn.nn.activations import ACTIVATIONS, softmax_forward
+from minicnn.nn.losses import categorical_crossentropy, softmax_crossentropy_backward
 from minicnn.utils import check_gradients
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 

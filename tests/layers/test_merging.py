@@ -6,7 +6,7 @@ import pytest
 from minicnn import layers
 from minicnn.layers import (Add, Average, Concatenate, Layer, Maximum, Minimum, Multiply, Subtract, add, average,
                             concatenate, maximum, merge, minimum, multiply, subtract)
-from minicnn.ops import merge as ops
+from minicnn.nn import merge as ops
 
 ELEMENTWISE = {Add: "add", Subtract: "subtract", Multiply: "multiply", Average: "average", Maximum: "maximum",
                Minimum: "minimum"}

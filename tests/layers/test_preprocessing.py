@@ -13,7 +13,7 @@ from minicnn.layers import (Conv2D, Dense, Flatten, RandomContrast, RandomFlip, 
 from minicnn.models import load_model
 from minicnn.preprocessing.image import ImageDataGenerator
 from minicnn.utils import check_gradients, set_random_seed
-from ops.test_augment import resample_loops
+from nn.test_augment import resample_loops
 
 FILL = ["reflect", "wrap", "constant", "nearest"]
 

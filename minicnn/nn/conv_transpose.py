@@ -1,4 +1,4 @@
-"""2-D transposed convolution, channels-last (NHWC): the adjoint of :mod:`minicnn.ops.conv`.
+"""2-D transposed convolution, channels-last (NHWC): the adjoint of :mod:`minicnn.nn.conv`.
 
 A Conv2D maps an image of size (OH, OW) to one of size (H, W). Its input gradient maps back:
 dcols = dy @ W.T, then col2im sums each patch gradient onto the pixels the patch came from. The
@@ -24,7 +24,7 @@ flipped kernel; the Conv2D whose adjoint this is pads its input (our output) by
 window: they are only the bias); im2col's floor division skips them the same way, so the pads
 are clipped at zero and those rows stay zero.
 """
-from minicnn.ops.conv import col2im, conv_geometry, im2col
+from minicnn.nn.conv import col2im, conv_geometry, im2col
 
 
 def conv_transpose_length(n, k, s, d, padding, output_padding):

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from minicnn.ops.erf import erf, erfc
+from minicnn.nn.erf import erf, erfc
 
 # Values to 20 digits (computed with 30-digit arithmetic), independent of any double-precision libm.
 KNOWN_ERF = {0.1: 0.1124629160182848922, 0.5: 0.52049987781304653768, 1.0: 0.84270079294971486934,

@@ -1,7 +1,7 @@
 """Training-time noise: spatial dropout, additive Gaussian noise and multiplicative Gaussian
 dropout, each with its backward beside it.
 
-Every draw comes from minicnn's seeded generators on x's backend, as :mod:`minicnn.ops.dropout`'s
+Every draw comes from minicnn's seeded generators on x's backend, as :mod:`minicnn.nn.dropout`'s
 masks do (:func:`minicnn.random.local_generator` on the host, which differs between MPI ranks;
 :func:`minicnn.random.gpu_generator` for CuPy arrays), so ``minicnn.utils.set_random_seed`` makes
 them repeatable. Each op keeps its expectation: E[y] = x.

@@ -16,7 +16,7 @@ one cheap expression, with no division by a tiny probability.
 import numbers
 
 from minicnn.backend import get_array_module
-from minicnn.ops.activations import log_softmax, sigmoid_forward, softplus_forward
+from minicnn.nn.activations import log_softmax, sigmoid_forward, softplus_forward
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from hypothesis import given, strategies as st
 
-from minicnn.ops.resampling import interpolation_matrix, upsample2d_backward, upsample2d_forward
+from minicnn.nn.resampling import interpolation_matrix, upsample2d_backward, upsample2d_forward
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 
 

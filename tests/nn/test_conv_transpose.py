@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import reference
-from minicnn.ops.conv import conv2d_forward
-from minicnn.ops.conv_transpose import (conv2d_transpose_backward, conv2d_transpose_forward, conv_transpose_geometry,
+from minicnn.nn.conv import conv2d_forward
+from minicnn.nn.conv_transpose import (conv2d_transpose_backward, conv2d_transpose_forward, conv_transpose_geometry,
                                         conv_transpose_length)
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from minicnn.ops import losses as ops, regression_losses as reg
-from minicnn.ops.activations import softmax_forward
+from minicnn.nn import losses as ops, regression_losses as reg
+from minicnn.nn.activations import softmax_forward
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 
 TOL = 1e-6

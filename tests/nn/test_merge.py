@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from minicnn.ops import merge
+from minicnn.nn import merge
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 
 NUMPY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "maximum": np.maximum,

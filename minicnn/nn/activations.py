@@ -9,7 +9,7 @@ and a layer caches that one array (:class:`minicnn.layers.core.ActivationMixin`)
 import math
 
 from minicnn.backend import get_array_module
-from minicnn.ops.erf import erfc
+from minicnn.nn.erf import erfc
 
 
 def linear_forward(x):

@@ -7,7 +7,7 @@ axis: each row's loss (N, ...), as Keras's lowercase functions give it. Where th
 (|d| at d = 0) the gradient taken is 0, as Keras's is.
 """
 from minicnn.backend import get_array_module
-from minicnn.ops.losses import EPSILON, positions
+from minicnn.nn.losses import EPSILON, positions
 
 
 def mean_absolute_error(y_true, y_pred):

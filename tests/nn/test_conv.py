@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import reference
-from minicnn.ops.conv import (col2im, conv2d_backward, conv2d_forward, conv_geometry, conv_output_length, conv_padding,
+from minicnn.nn.conv import (col2im, conv2d_backward, conv2d_forward, conv_geometry, conv_output_length, conv_padding,
                               im2col)
 
 

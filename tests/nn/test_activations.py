@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from minicnn import activations as public
-from minicnn.ops import activations as ops
+from minicnn.nn import activations as ops
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 
 SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
@@ -55,7 +55,7 @@ def test_the_registry_says_which_backward_takes_the_input():
 def test_forward_matches_the_scalar_formula(name):
     x = np.concatenate([spaced(200, 0), [-30.0, -8.0, 8.0, 30.0]])
     forward = ops.get(name)[0]
-    # gelu(-30) = -15 erfc(21.2): erfc loses about z**2 ulps there (minicnn/ops/erf.py).
+    # gelu(-30) = -15 erfc(21.2): erfc loses about z**2 ulps there (minicnn/nn/erf.py).
     rtol = 5e-13 if name == "gelu" else 1e-13
     np.testing.assert_allclose(forward(x), [SCALAR[name](v) for v in x], rtol=rtol, atol=1e-300)
 

@@ -1,7 +1,7 @@
 """Max and average pooling over the spatial axes of channels-last (NHWC) arrays, with backward.
 
 Windows (PH, PW), strides (sh, sw) and ``"valid"``/``"same"`` padding follow the convolution's
-rules (:mod:`minicnn.ops.geometry`). Padded positions never win a max and are not counted in an
+rules (:mod:`minicnn.nn.geometry`). Padded positions never win a max and are not counted in an
 average, as in Keras. Each function loops over the PH*PW offsets inside a window, never over
 pixels: one strided plane of the input per offset.
 
@@ -12,7 +12,7 @@ pooling is the same CuPy expressions as here. The CPU's tuned max pooling is :mo
 """
 from minicnn import cuda
 from minicnn.backend import get_array_module, is_cupy_array
-from minicnn.ops.geometry import conv_output_length, conv_padding, pad_nhwc
+from minicnn.nn.geometry import conv_output_length, conv_padding, pad_nhwc
 
 
 def pool_geometry(x_shape, pool, strides, padding):

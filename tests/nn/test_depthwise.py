@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 import reference
-from minicnn.ops.conv import conv2d_forward
-from minicnn.ops.depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
+from minicnn.nn.conv import conv2d_forward
+from minicnn.nn.depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 
 

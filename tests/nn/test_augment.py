@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from minicnn.ops.augment import (FILL_MODES, affine_backward, affine_forward, contrast_backward, contrast_forward,
+from minicnn.nn.augment import (FILL_MODES, affine_backward, affine_forward, contrast_backward, contrast_forward,
                                  flip_backward, flip_forward)
 from minicnn.preprocessing.affine import transform_matrices
 from minicnn.preprocessing.image import ImageDataGenerator

@@ -3,7 +3,7 @@ the backward multiplies by, dtypes, and repeatability under set_random_seed."""
 import numpy as np
 import pytest
 
-from minicnn.ops import noise
+from minicnn.nn import noise
 from minicnn.utils import set_random_seed
 
 

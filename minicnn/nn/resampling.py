@@ -10,7 +10,7 @@ axis that is a small matrix A (n*s, n) with two non-zeros per row, so the upsamp
 backend.
 
 Neither backward needs anything from the forward but the factors: nothing is cached.
-(Cropping2D's pair is :func:`minicnn.ops.geometry.crop_nhwc` and its adjoint ``pad_nhwc``.)
+(Cropping2D's pair is :func:`minicnn.nn.geometry.crop_nhwc` and its adjoint ``pad_nhwc``.)
 """
 import functools
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 from hypothesis import given, strategies as st
 
-from minicnn.ops.layer_norm import groupnorm_backward, groupnorm_forward, layernorm_backward, layernorm_forward
+from minicnn.nn.layer_norm import groupnorm_backward, groupnorm_forward, layernorm_backward, layernorm_forward
 from minicnn.utils.gradcheck import numerical_gradient, relative_error
 
 EPS = 1e-3

@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 import reference
-from minicnn.ops.pooling import (avgpool2d_backward, avgpool2d_forward, global_avgpool2d_backward,
+from minicnn.nn.pooling import (avgpool2d_backward, avgpool2d_forward, global_avgpool2d_backward,
                                 global_avgpool2d_forward, global_maxpool2d_backward, global_maxpool2d_forward,
                                 maxpool2d_backward, maxpool2d_forward)
 

@@ -5,7 +5,7 @@ c*M + m (Keras's order) is channel c under kernel m. That is a depthwise convolu
 kernel per channel of the input with each channel repeated M times (channel c*M + m of the
 repeated input is channel c), so the op repeats the channels and then needs M = 1 only.
 
-The patches are those of Conv2D (:func:`minicnn.ops.conv.im2col`), read as (P, KH*KW, Q) with
+The patches are those of Conv2D (:func:`minicnn.nn.conv.im2col`), read as (P, KH*KW, Q) with
 P = N*OH*OW pixels and Q = C*M channels; instead of one matrix product over all KH*KW*Q patch
 entries, each channel sums over its own KH*KW taps only:
 
@@ -19,7 +19,7 @@ each input channel). All are einsums or broadcasts over every channel at once, n
 The CPU's tuned version, without the patch matrix, is :mod:`minicnn.cpu.depthwise`.
 """
 from minicnn.backend import get_array_module
-from minicnn.ops.conv import col2im, conv_geometry, im2col
+from minicnn.nn.conv import col2im, conv_geometry, im2col
 
 
 def repeat_channels(x, M):

@@ -17,18 +17,18 @@ and output sizes and "same" padding follow that effective size (Keras's rule).
 On the GPU, im2col and col2im run as CUDA kernels (``kernels/conv.cu``) when the convolution is
 not dilated; the kernels have no dilation, so a dilated one runs the loops below on CuPy arrays.
 Everything else is the same code on CuPy arrays. The CPU's tuned version of this module is :mod:`minicnn.cpu.conv`.
-Output sizes and padding (Keras's rules) are in :mod:`minicnn.ops.geometry`.
+Output sizes and padding (Keras's rules) are in :mod:`minicnn.nn.geometry`.
 """
 from minicnn import cuda
 from minicnn.backend import get_array_module, is_cupy_array
-from minicnn.ops.geometry import PADDINGS, conv_output_length, conv_padding, pad_nhwc  # noqa: F401
+from minicnn.nn.geometry import PADDINGS, conv_output_length, conv_padding, pad_nhwc  # noqa: F401
 
 
 def conv_geometry(x_shape, KH, KW, strides, padding, dilation=(1, 1)):
     """The output size (OH, OW) and the pads ((pt, pb), (pl, pr)) of a window over x (N, H, W, C).
 
     ``padding`` is "valid", "same", or the pads themselves ((pt, pb), (pl, pr)), as the transposed
-    convolution (:mod:`minicnn.ops.conv_transpose`) gives them."""
+    convolution (:mod:`minicnn.nn.conv_transpose`) gives them."""
     _, H, W, _ = x_shape
     (sh, sw), (dh, dw) = strides, dilation
     EH, EW = (KH - 1) * dh + 1, (KW - 1) * dw + 1  # the dilated window's extent
