@@ -28,12 +28,12 @@ class Evaluator:
         self.compiled = False
         self._plans = {}
 
-    def _plan(self, nested=None):
+    def _plan(self, nested=None, plain=False):
         """The steps this model runs (minicnn.plan), keyed by what make_plan reads beyond the graph;
         ``nested``: the number of a call of this model as a layer of another (no loss, input
-        gradients wanted; each call its own plan)."""
+        gradients wanted; each call its own plan); ``plain``: the plain steps even on the fast path."""
         losses = None if nested is not None or self._objectives is None else self._objectives.losses
-        key = (backend.fast_path() and self._array_module() is np, nested,
+        key = (backend.fast_path() and self._array_module() is np and not plain, nested,
                None if losses is None else tuple(getattr(l, "fused_softmax", False) for l in losses))
         if key not in self._plans:
             self._plans[key] = make_plan(self._model_graph(), losses, key[0], input_grads=nested is not None)
@@ -334,5 +334,8 @@ class Evaluator:
         """
         if graph.is_symbolic(x):
             return graph.call_symbolic(self, x)
+        from minicnn import tape
+        if tape.recording() or tape.any_tensor(x) or self.user_code:
+            return tape.call_layer(self, x, bool(training))
         xs = self._to_batch(self._check_x(x, finite=False))
         return self._output_structure(self._forward(xs, training=training))

@@ -38,11 +38,15 @@ class Model(Trainer):
         self.name = name or unique_name(self._default_name())
         self._inbound_nodes = []
         self._graph = self._leaves = None
-        if type(self) is Model or inputs is not None or outputs is not None:
+        self._subclassed, self._tape_mode = type(self).call is not Model.call, False
+        self._input_keys = self._output_keys = None  # a subclassed model: one input, one output until built
+        self._single_input = self._single_output = True
+        if inputs is not None or outputs is not None or (type(self) is Model):
             if inputs is None or outputs is None:
                 raise TypeError("Model needs inputs and outputs: keras.Model(inputs=keras.Input(shape=...), "
-                                "outputs=...). (Subclassing Model with a call() method is not supported.)")
+                                "outputs=...), or a subclass of Model with a call() method.")
             self._set_graph(inputs, outputs)
+            self._subclassed = False
         if not trainable:
             self.trainable = False
 
@@ -64,8 +68,34 @@ class Model(Trainer):
 
     @property
     def layers(self):
-        """Each layer once, in Keras's order (by depth from the inputs), InputLayers included."""
+        """Each layer once, in Keras's order (by depth from the inputs), InputLayers included; for a
+        subclassed model, the layers kept as its attributes, in the order they were set."""
+        if self._subclassed:
+            from minicnn.subclassing import tracked_layers
+            return tracked_layers(self)
         return list(self._graph.layers)
+
+    def call(self, inputs, training=None):
+        """What the model computes (a subclass defines its own; a functional model runs its graph)."""
+        return self(inputs, training=training)
+
+    @property
+    def user_code(self):
+        """Whether the model runs a ``call`` of its user on the tape (a subclassed model whose call is
+        not a graph of layer calls: :mod:`minicnn.subclassing`)."""
+        return self._subclassed and self._tape_mode
+
+    def build(self, input_shape):
+        """Build a subclassed model for inputs of ``input_shape`` (a leading None batch axis is
+        accepted), as Keras's ``model.build((None, 28, 28, 1))``."""
+        shape = tuple(input_shape)
+        if not self._subclassed:
+            return
+        from minicnn import subclassing
+        subclassing.build(self, shape[1:] if shape and shape[0] is None else shape)
+
+    def _dtype_for_build(self):
+        return backend.floatx()
 
     @property
     def inputs(self):
@@ -91,6 +121,8 @@ class Model(Trainer):
     @property
     def output_names(self):
         """Keras 3's names of the outputs: the keys of a dict of outputs, else the layers' names."""
+        if self._graph is None:
+            return ["output_1"]  # a subclassed model compiled before it is built: one output, as Keras names it
         return list(self._output_keys) if self._output_keys else [t.node.layer.name for t in self._graph.outputs]
 
     @property
@@ -144,10 +176,12 @@ class Model(Trainer):
         Raises:
             TypeError: for a subclass of Model that made no graph (a ``call`` method of its own).
         """
+        if self._graph is None and self._subclassed and x is not None:
+            from minicnn import subclassing
+            subclassing.build(self, tuple(x.shape[1:]))
         if self._graph is None:
-            raise TypeError(f"{type(self).__name__} has no graph: a Model made by subclassing, with layers used in "
-                            "a call() method, is not supported yet. Build it as keras.Model(inputs, outputs) from "
-                            "keras.Input(...) tensors, or as a Sequential.")
+            raise ValueError(f"{type(self).__name__} '{self.name}' is not built yet: it learns its input shape from "
+                             "data. Call it on a batch, fit or predict first, or call model.build((None, *shape)).")
 
     def _model_graph(self):
         """The graph the planner turns into steps."""
@@ -206,6 +240,27 @@ class Model(Trainer):
 
     def update_state(self, caches, call=0):
         self._plan(nested=call).update_state(caches)
+
+    def _tape_forward(self, x, training, k):
+        """Called on a GradientTape (:func:`minicnn.tape.call_layer`): the output(s) and the cache for
+        :meth:`_tape_backward`; ``k``: which call of this model on the open tape (each its own plan).
+        A training call commits BatchNormalization's moving statistics, as a Keras training step does.
+        An inference call runs the plain steps (the tuned ones fold BatchNormalization into the
+        convolution at inference, which has no backward) and keeps their caches."""
+        xs = x if isinstance(x, list) else [x]
+        self._ensure_built(xs[0])
+        plan = self._plan(nested=("tape", k), plain=not training)
+        with plan.running():
+            outs, caches = plan.forward([self._to_batch([a])[0] for a in xs], bool(training), keep_caches=True)
+        if training and plan.stateful:
+            plan.update_state(caches)
+        return (outs if len(outs) > 1 else outs[0]), (plan, caches)
+
+    def _tape_backward(self, dy, cache):
+        plan, caches = cache
+        with plan.running():
+            grads, dxs = plan.backward(dy if isinstance(dy, list) else [dy], caches, input_grads=True)
+        return (dxs if len(dxs) > 1 else dxs[0]), grads
 
     def trainable_gradients(self, grads):
         return grads
@@ -289,6 +344,11 @@ class Model(Trainer):
         """Keras's functional config: each layer with the tensors each of its calls took, as
         ``[layer name, node index, tensor index]``, and the model's inputs and outputs so."""
         from minicnn.serialization import serialize_layer
+        if self._subclassed:
+            raise NotImplementedError(
+                f"{type(self).__name__} is a subclassed model: its architecture is Python code, which minicnn does not "
+                "save. Save its weights with model.save_weights('name.weights.npz') and load them into a new "
+                f"{type(self).__name__}() (built by one call on data) with load_weights.")
         g = self._graph
         index, count = {}, {}
         for node in [t.node for t in g.inputs] + g.nodes:

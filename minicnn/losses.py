@@ -56,8 +56,9 @@ def _as_arrays(y_true, y_pred):
 class Loss:
     """A loss as Keras 3 has it: ``loss(y_true, y_pred, sample_weight=None)`` is the reduced loss.
 
-    A subclass gives :meth:`call` (or ``_inputs`` and ``_rows``, as the built-in losses do) and,
-    to train, ``_mean_and_gradient``. ``fused_softmax`` marks crossentropies whose gradient the
+    A subclass of one's own gives :meth:`call`, written with :mod:`minicnn.ops`: its gradient comes
+    from the tape (:mod:`minicnn.user_losses`). The built-in losses give ``_inputs`` and ``_rows``
+    and a hand-written ``_mean_and_gradient``. ``fused_softmax`` marks crossentropies whose gradient the
     model may take straight at the logits of a final softmax (:meth:`value_and_softmax_gradient`).
 
     Args:
@@ -80,7 +81,12 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The loss reduced as :func:`minicnn.nn.losses.reduce` says: a 0-d array (the weighted
-        losses, for reduction "none")."""
+        losses, for reduction "none"); on a Tensor, or while a GradientTape records, a Tensor on
+        the tape (:mod:`minicnn.user_losses`)."""
+        from minicnn import tape
+        if tape.recording() or tape.any_tensor(y_pred):
+            from minicnn import user_losses
+            return user_losses.loss_on_tape(self, y_true, y_pred, sample_weight)
         return ops.reduce(self.call(y_true, y_pred), sample_weight, self.reduction)
 
     def call(self, y_true, y_pred):
@@ -104,6 +110,9 @@ class Loss:
         Raises:
             ValueError: for reduction "none", which leaves no single number to train on.
         """
+        from minicnn import user_losses
+        if user_losses.on_tape(self):  # a loss of one's own: its gradient from its call() on a tape
+            return user_losses.value_and_gradient(self, y_true, y_pred)
         shape = np.shape(y_pred)
         y_true, y_pred = self._inputs(y_true, y_pred)
         value, grad = self._mean_and_gradient(y_true, y_pred)
@@ -134,6 +143,9 @@ class Loss:
     def check_targets(self, y, output_shape):
         """Raise ValueError when targets ``y`` (N, ...) cannot go with outputs (N, *output_shape);
         as in Keras, targets (N,) go with a one-unit output (1,)."""
+        from minicnn import user_losses
+        if user_losses.on_tape(self):
+            return  # a loss of one's own takes the targets it is written for
         if tuple(y.shape[1:]) != tuple(output_shape) and not (y.ndim == 1 and tuple(output_shape) == (1,)):
             raise ValueError(f"Targets have per-sample shape {tuple(y.shape[1:])} but the model outputs "
                              f"{tuple(output_shape)} with loss '{self.name}'. Make the last layer's size match the targets.")
@@ -170,7 +182,8 @@ class Loss:
         return get_array_module(y_pred).asarray(value), grad
 
     def _mean_and_gradient(self, y_true, y_pred):
-        raise NotImplementedError(f"{type(self).__name__} has no gradient: minicnn trains with its built-in losses.")
+        raise NotImplementedError(f"{type(self).__name__} has no hand-written gradient: define call(y_true, y_pred) "
+                                  "with minicnn.ops, and the tape gives it.")
 
 
 class CategoricalCrossentropy(Loss):
@@ -482,6 +495,9 @@ def get(identifier):
         return identifier()
     if callable(identifier) and identifier in FUNCTIONS:
         return FUNCTIONS[identifier]()
+    if callable(identifier) and not isinstance(identifier, (str, dict, type)):
+        from minicnn.user_losses import LossFunctionWrapper
+        return LossFunctionWrapper(identifier)  # a loss of one's own, written with minicnn.ops
     if isinstance(identifier, dict):
         cls = CLASSES.get(identifier.get("class_name"))
         if cls is None:

@@ -112,15 +112,16 @@ class Plan:
         """The context a whole step runs in: the worker threads and BLAS settings when fast."""
         return cpu_threads() if self.fast else contextlib.nullcontext()
 
-    def forward(self, xs, training):
-        """The outputs (a list) for the inputs ``xs`` (a list), and (when training) each step's cache."""
+    def forward(self, xs, training, keep_caches=False):
+        """The outputs (a list) for the inputs ``xs`` (a list), and (when training, or asked to keep
+        them) each step's cache."""
         values = list(xs) + [None] * (self.n_slots - len(xs))
         caches = []
         for call in self.calls:
             x = [values[i] for i in call.ins] if call.list_input else values[call.ins[0]]
             y, cache = call.step.forward(x, training)
             values[call.outs[0]:call.outs[-1] + 1] = y if len(call.outs) > 1 else [y]
-            if training:
+            if training or keep_caches:
                 caches.append(cache)
             else:
                 for i in call.frees:

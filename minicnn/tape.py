@@ -379,6 +379,8 @@ def call_layer(layer, inputs, training=False, **kwargs):
     subclassed model's) runs op by op on the tape; a built-in layer or model is one record, with
     its own forward and backward. A stateful layer called with ``training=True`` here commits its
     state (BatchNormalization's moving statistics), as in a Keras training step."""
+    if _is_model(layer) and not layer.built:
+        layer._ensure_built(unwrap(inputs[0] if isinstance(inputs, (list, tuple)) else inputs))
     if layer.user_code:
         return call_user_code(layer, inputs, training, **kwargs)
     if kwargs:

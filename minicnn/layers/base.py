@@ -256,8 +256,9 @@ class Layer:
         """Commit what a training forward left in ``cache`` (layers with ``stateful``)."""
 
     def _leaf_layers(self):
-        """The layers with weights this layer stands for: itself (a nested model: its layers)."""
-        return [self]
+        """The layers with weights this layer stands for: itself (a nested model: its layers; a
+        custom layer: itself and its sublayers')."""
+        return [self] + [leaf for s in self._sublayers() for leaf in s._leaf_layers()]
 
     @property
     def input(self):
@@ -369,7 +370,7 @@ class Layer:
         layer's backward gives them so already)."""
         if self.user_code:
             return grads
-        return [grads[n] for n in self.trainable_names] if self.trainable else []
+        return [grads.get(n) for n in self.trainable_names] if self.trainable else []
 
     def count_params(self):
         return int(sum(a.size for a in self.weights))

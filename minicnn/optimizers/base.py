@@ -43,6 +43,17 @@ def _check_number(value, what, owner, low=None, high=None, low_open=False, high_
     return value
 
 
+def _array(x, what, owner):
+    """The array inside a Tensor or Variable of the tape (an array as it is).
+
+    Raises:
+        ValueError: for a gradient of None (a weight the loss does not depend on)."""
+    if x is None:
+        raise ValueError(f"{owner}.apply_gradients: a {what} is None. The loss does not depend on that weight "
+                         "(tape.gradient gives None for it): leave it out of the list, or check the model's call.")
+    return getattr(x, "data", x) if type(x).__module__ == "minicnn.tape" else x
+
+
 class Optimizer:
     """Base class: learning rate (``lr`` alias), Keras 2 ``decay``, step counter, lazy slots, state,
     and Keras 3's gradient clipping and weight decay.
@@ -111,12 +122,13 @@ class Optimizer:
     def lr(self, value):
         self.learning_rate = value
 
-    def apply_gradients(self, params, grads, names=None):
+    def apply_gradients(self, params, grads=None, names=None):
         """Update each array of ``params`` (the same list every call) in place from its gradient in
-        ``grads``.
+        ``grads``; or, as Keras's ``optimizer.apply_gradients(zip(grads, model.trainable_weights))``,
+        from pairs (gradient, weight) given alone.
 
         Args:
-            params: the parameter arrays (a model's trainable weights).
+            params: the parameter arrays (a model's trainable weights), or (gradient, weight) pairs.
             grads: one gradient per parameter, in the same order and shape.
             names: optional, one name per parameter (Keras's ``"conv2d/kernel"``), for the errors:
                 the arrays themselves carry none.
@@ -125,6 +137,10 @@ class Optimizer:
             ValueError: for mismatched lengths or shapes (naming the weight), or a changed parameter count.
         """
         name = type(self).__name__
+        if grads is None:  # Keras's zip(grads, weights); Tensors and Variables as the tape gives them
+            pairs = list(params)
+            grads = [_array(g, "gradient", name) for g, _ in pairs]
+            params = [_array(w, "weight", name) for _, w in pairs]
         if len(params) != len(grads):
             raise ValueError(f"{name}: got {len(params)} parameters but {len(grads)} gradients; pass one per parameter.")
         if names is not None and len(names) != len(params):
