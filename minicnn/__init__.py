@@ -14,12 +14,13 @@ from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Co
                             Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LeakyReLU,
                             MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D)
 from minicnn.models import Model, Sequential, load_model, model_from_json
+from minicnn.tape import GradientTape, Tensor, Variable
 
 __version__ = "0.1.0"
 
 # `import minicnn as keras` gives keras.datasets, keras.preprocessing, ... as `import keras` does;
 # these submodules are imported at first use, so that `import minicnn` stays fast.
-_LAZY = ("activations", "datasets", "distributed", "info", "initializers", "preprocessing", "regularizers",
+_LAZY = ("activations", "datasets", "distributed", "info", "initializers", "ops", "preprocessing", "regularizers",
          "saving", "utils")
 
 
@@ -30,6 +31,6 @@ def __getattr__(name):
     from minicnn.missing import attribute_error
     raise attribute_error("minicnn", name, [n for n in globals() if not n.startswith("_")] + list(_LAZY))
 
-__all__ = ["Model", "Sequential", "load_model", "model_from_json", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
+__all__ = ["Model", "Sequential", "load_model", "model_from_json", "GradientTape", "Tensor", "Variable", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
            "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Reshape", "Softmax", "ReLU", "LeakyReLU"]

@@ -20,6 +20,7 @@ class Metric(NamedTuple):
     output: int          # the index of the output it measures
     fn: object           # fn(y_true, y_pred) -> the batch's sum of per-sample values
     name: str            # the metric's own name, as compile took it ("accuracy")
+    state: object = None  # a stateful metric (keras.metrics.Metric): logged as its result(), not from sums
 
 
 class Objectives(NamedTuple):
@@ -95,7 +96,8 @@ def resolve(loss, loss_weights, metrics, output_names):
         loss_name = losses[k].name if losses[k] is not None else ""
         for m in ms:
             metric_name, fn = metrics_mod.get(m, loss_name)
-            resolved.append(Metric(f"{name}_{metric_name}" if multi else metric_name, k, fn, metric_name))
+            state = m if isinstance(m, metrics_mod.Metric) else None
+            resolved.append(Metric(f"{name}_{metric_name}" if multi else metric_name, k, fn, metric_name, state))
     trained = [k for k, l in enumerate(losses) if l is not None]
     output_losses = [(f"{output_names[k]}_loss", k) for k in trained] if len(trained) > 1 else []
     return Objectives(losses, weights, resolved, output_losses)

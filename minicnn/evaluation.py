@@ -153,7 +153,18 @@ class Evaluator:
         logs = {"loss": float(loss_sum) / seen}
         for (name, per_sample), s in zip(self._sum_names, count_sums):  # an output's loss, then the metrics
             logs[name] = float(s) / (seen if per_sample else float(count_sums[-1]))
+        for m in self._stateful_metrics:
+            logs[m.log_name] = float(m.state.result())
         return logs
+
+    @property
+    def _stateful_metrics(self):
+        return [m for m in self._metrics if m.state is not None]
+
+    def _reset_metric_states(self):
+        """Reset the stateful metrics (keras.metrics.Metric) at the start of an epoch or an evaluation."""
+        for m in self._stateful_metrics:
+            m.state.reset_state()
 
     def _results(self, logs):
         """Keras's return value: the loss alone without metrics, else [loss, metric...]."""
@@ -167,6 +178,7 @@ class Evaluator:
         its share and the sums are added over the ranks, so every rank returns the same logs. The
         loss includes the weights' penalties (kernel_regularizer...), as Keras's does."""
         loss_sum, count_sums, seen, step, penalty = 0.0, [0] * self._n_sums(), 0, 0, None
+        self._reset_metric_states()
         bar = Progbar(batches.steps, verbose=verbose, stateful_metrics=self.metrics_names) if verbose else None
         for step, batch in enumerate(batches.epoch()):
             if not batch.size:
@@ -208,6 +220,8 @@ class Evaluator:
         plan = self._plan()
         losses = list(zip(self._objectives.losses, self._objectives.loss_weights))
         total, values, _ = plan.loss(losses, self._targets(ys, outs), outs, weight)
+        if plan.user_code:
+            total = total + plan.added_loss()
         return total, self._metric_sums(ys, outs, weight, values)
 
     def _metric_sums(self, ys, outs, weight=None, loss_values=None):

@@ -152,6 +152,7 @@ class FitLoop(Evaluator):
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         bar = Progbar(train.steps, verbose=verbose, stateful_metrics=self.metrics_names)
         loss_sum, count_sums, seen, step = 0.0, [0] * self._n_sums(), 0, -1
+        self._reset_metric_states()
         batch_logs_wanted = cbs.wants_batch_logs()
         for step, batch in enumerate(train.epoch()):
             cbs.on_train_batch_begin(step)

@@ -16,6 +16,8 @@ import math
 import numbers
 
 from minicnn.backend import get_array_module
+from minicnn.stateful_metrics import Mean, Metric  # noqa: F401  (keras.metrics.Metric, keras.metrics.Mean)
+from minicnn.tape import unwrap
 
 ACCURACY_NAMES = ("accuracy", "acc")
 
@@ -138,6 +140,7 @@ class MeanMetricWrapper:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch: each sample's value, times its weight (``sample_weight`` (N,), default 1)."""
+        y_true, y_pred, sample_weight = unwrap(y_true), unwrap(y_pred), unwrap(sample_weight)
         if sample_weight is not None:
             sample_weight = get_array_module(y_pred).asarray(sample_weight)
         self._total += float(self.batch_sum(y_true, y_pred, sample_weight))
@@ -265,6 +268,8 @@ def get(identifier, loss_name):
         metric = cls.from_config(identifier.get("config") or {})
     elif isinstance(identifier, MeanMetricWrapper):
         metric = identifier
+    elif isinstance(identifier, Metric):  # a stateful metric: updated by each batch, logged as its result()
+        return identifier.name, identifier.batch_update
     elif callable(identifier):
         metric = MeanMetricWrapper(identifier, getattr(identifier, "__name__", type(identifier).__name__))
     else:

@@ -17,10 +17,6 @@ ISSUES = {
 }
 
 PLANNED = {
-    "minicnn": {"GradientTape": 24, "Metric": 24},
-    "minicnn.layers": {
-        "Lambda": 24,
-    },
     # Keras 1/2's backend functions, as issue 24 lists them (K.sum, K.square, ...).
     "minicnn.backend": dict.fromkeys(
         ["sum", "mean", "max", "min", "std", "var", "argmax", "square", "sqrt", "abs", "exp", "log", "maximum",
@@ -30,8 +26,8 @@ PLANNED = {
 
 # What minicnn has under another module than the one Keras users look in.
 ELSEWHERE = {
-    "minicnn": {"Layer": "minicnn.layers.Layer, the base of the built-in layers (Keras's subclassing, with "
-                         "add_weight and call, is planned: issue 24)",
+    "minicnn": {"Layer": "minicnn.layers.Layer (subclass it with build, add_weight and call, as in Keras)",
+                "Metric": "minicnn.metrics.Metric",
                 "Loss": "minicnn.losses.Loss", "Optimizer": "minicnn.optimizers.Optimizer"},
     "minicnn.utils": {"clear_session": "minicnn.backend.clear_session"},
 }

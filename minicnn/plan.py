@@ -96,13 +96,17 @@ class Plan:
         fast: whether the steps are the CPU's tuned ones (they then run under cpu_threads).
         softmax_loss: per output, whether its last step's softmax is fused with a crossentropy loss.
         regularized: the layers with regularizers (:mod:`minicnn.regularizers`).
+        nested: the plan of a model called inside another model (or on a tape), not a whole step.
+        user_code: the positions of the steps that run their user's code on the tape.
     """
 
-    def __init__(self, calls, n_slots, n_inputs, output_slots, weights, fast, softmax_loss, regularized):
+    def __init__(self, calls, n_slots, n_inputs, output_slots, weights, fast, softmax_loss, regularized, nested=False):
         self.calls, self.n_slots, self.n_inputs, self.output_slots = calls, n_slots, n_inputs, output_slots
         (self.weights, self.weight_names), self.fast = weights, fast
-        self.softmax_loss, self.regularized = softmax_loss, regularized
+        self.softmax_loss, self.regularized, self.nested = softmax_loss, regularized, nested
         self.stateful = [i for i, c in enumerate(calls) if any(l.stateful for l in c.step.layers)]
+        # Layers of the user's own (minicnn.tape): they may add losses, and run backward without a dy.
+        self.user_code = [i for i, c in enumerate(calls) if any(l.user_code for l in c.step.layers)]
 
     @property
     def steps(self):
@@ -117,6 +121,8 @@ class Plan:
         them) each step's cache."""
         values = list(xs) + [None] * (self.n_slots - len(xs))
         caches = []
+        if self.user_code and not self.nested:
+            self.added_loss()  # a fresh count: what an earlier forward added and nobody took is dropped
         for call in self.calls:
             x = [values[i] for i in call.ins] if call.list_input else values[call.ins[0]]
             y, cache = call.step.forward(x, training)
@@ -133,6 +139,11 @@ class Plan:
         moving statistics); the trainer calls it under its lock."""
         for i in self.stateful:
             self.calls[i].step.update_state(caches[i])
+
+    def added_loss(self):
+        """The sum of what the user's layers gave ``add_loss`` in this thread's last forward (0.0 for none)."""
+        from minicnn import tape
+        return tape.take_added_losses()
 
     def loss(self, losses, targets, outs, weight=None):
         """The total loss (the sum of the outputs' losses times their weights), each output's own
@@ -154,18 +165,22 @@ class Plan:
             douts.append(dout)
         return total, values, douts
 
-    def backward(self, douts, caches, input_grads=False):
-        """The gradients of :attr:`weights` (and, with ``input_grads``, those of the inputs).
+    def backward(self, douts, caches, input_grads=False, share=1.0):
+        """The gradients of :attr:`weights` (and, with ``input_grads``, those of the inputs);
+        ``share``: what the losses added by the user's layers are scaled by (as the outputs' are, under MPI).
 
         Gradients are never changed in place here: a step may hand one array to several inputs."""
+        for i in self.user_code:
+            if caches[i] is not None:
+                caches[i].share = share
         grads = [None] * self.n_slots
         for i, d in zip(self.output_slots, douts):
             grads[i] = _plus(grads[i], d)
         wgrads = [None] * len(self.weights)
         for call, cache in zip(reversed(self.calls), reversed(caches)):
             dy = [grads[i] for i in call.outs]
-            if not call.backward or all(d is None for d in dy):
-                continue  # no weight at or before this step, or nothing it made reaches a loss
+            if not call.backward or (all(d is None for d in dy) and not any(l.user_code for l in call.step.layers)):
+                continue  # no weight at or before this step, or nothing it made reaches a loss (user code may add one)
             dx, step_grads = call.step.backward(dy[0] if len(dy) == 1 else dy, cache)
             for j, g in zip(call.weights, step_grads):
                 wgrads[j] = _plus(wgrads[j], g)
@@ -238,7 +253,7 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
                           tuple(index[id(w)] for w in layer_weights), frees, backward[k]))
     regularized = list({id(l): l for layer in graph.layers for l in layer._leaf_layers() if l.regularizers}.values())
     return Plan(calls, len(slot), len(graph.inputs), [slot[id(t)] for t in graph.outputs], (weights, weight_names),
-                fast, softmax_loss, regularized)
+                fast, softmax_loss, regularized, nested=input_grads)
 
 
 def _fast_groups(graph, readers, slot, output_ids):

@@ -12,6 +12,10 @@ Layout of the archive::
 
 Format 1 (minicnn before the functional API) held a Sequential's config as "model"; it still loads.
 
+Keras's names go to Keras's formats instead (:mod:`minicnn.keras_files`, with h5py): ``.keras``
+the Keras 3 archive, ``.weights.h5`` Keras 3's weights file, other ``.h5``/``.hdf5`` the legacy
+HDF5 file; loading tells them by their first bytes.
+
 Writes go to a temporary file in the target folder and are renamed into place, so a crash
 mid-save never leaves a broken file where a good one was.
 """
@@ -67,25 +71,37 @@ def _write_atomically(filepath, write, overwrite):
         raise
 
 
-# Names that promise a format minicnn does not write (HDF5, the Keras 3 archive).
+# Names that mean one of Keras's formats (minicnn.keras_files), which need h5py.
 FOREIGN_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 
-def check_file_name(filepath, what="save"):
-    """Raise ValueError when ``filepath`` names a Keras format (``.h5``, ``.hdf5``, ``.keras``).
+def is_keras_name(filepath):
+    """Whether ``filepath`` names a Keras file (``.keras``, ``.h5``, ``.hdf5``) rather than a ``.npz``."""
+    return os.fspath(filepath).lower().endswith(FOREIGN_SUFFIXES)
 
-    minicnn writes a ``.npz`` archive; under an HDF5 or Keras name it would mislead h5py and
-    Keras, which then fail on the file. Refusing before anything is written keeps old files intact.
+
+def check_file_name(filepath, what="save"):
+    """Check, before anything is written, that ``filepath`` can be written: a Keras name
+    (``.keras``, ``.h5``, ``.hdf5``) needs h5py.
+
+    Raises:
+        ImportError: for a Keras name where h5py is missing, saying ``pip install 'minicnn[h5]'``.
     """
-    name = os.fspath(filepath)
-    suffix = next((s for s in FOREIGN_SUFFIXES if name.lower().endswith(s)), None)
-    if suffix is None:
-        return
-    kind = "the Keras 3 format" if suffix == ".keras" else "an HDF5 file"
-    raise ValueError(
-        f"{what}: {name!r} names {kind}, but minicnn writes a .npz archive (NumPy's zip format), which "
-        f"h5py and Keras could not open under that name. Use a .npz name, e.g. "
-        f"{name[:-len(suffix)] + '.npz'!r}. Nothing was written.")
+    if is_keras_name(filepath):
+        from minicnn import keras_files
+        keras_files.require_h5py(filepath, what)
+
+
+def _custom(value, custom_objects):
+    """A saved loss or metric (a name, or lists and dicts of them) with the names of the user's own
+    functions and classes in ``custom_objects`` replaced by them."""
+    if isinstance(value, str):
+        return (custom_objects or {}).get(value, value)
+    if isinstance(value, list):
+        return [_custom(v, custom_objects) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _custom(v, custom_objects) for k, v in value.items()}
+    return value
 
 
 def _compile_config(model):
@@ -130,21 +146,30 @@ def model_arrays(model, include_optimizer=True, extra=None):
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Write architecture, weights and (optionally) optimizer state of ``model`` to ``filepath``.
 
+    A ``.keras`` name writes a Keras 3 archive, a ``.h5``/``.hdf5`` name the legacy Keras HDF5
+    file (:mod:`minicnn.keras_files`); any other name minicnn's ``.npz``.
+
     Raises:
-        ValueError: for a ``.h5``, ``.hdf5`` or ``.keras`` name (nothing is written).
+        ImportError: for a Keras name without h5py (nothing is written).
+        ValueError: for what a Keras file cannot hold (nothing is written).
     """
-    check_file_name(filepath, "save")
+    if is_keras_name(filepath):
+        from minicnn import keras_files
+        return keras_files.save_model(model, filepath, overwrite, include_optimizer)
     arrays = model_arrays(model, include_optimizer)
     atomic_write(filepath, lambda f: np.savez(f, **arrays), overwrite)
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Write only the weights (and the config, to check the architecture on load).
+    """Write only the weights (and the config, to check the architecture on load). A
+    ``.weights.h5`` name writes Keras 3's weights file, another ``.h5``/``.hdf5`` name the legacy one.
 
     Raises:
-        ValueError: for a ``.h5``, ``.hdf5`` or ``.keras`` name (nothing is written).
+        ImportError: for a Keras name without h5py (nothing is written).
     """
-    check_file_name(filepath, "save_weights")
+    if is_keras_name(filepath):
+        from minicnn import keras_files
+        return keras_files.save_weights(model, filepath, overwrite)
     model._ensure_built()
     arrays = _weight_arrays(model)
     arrays["minicnn_format"] = np.array(FORMAT_VERSION)
@@ -164,9 +189,8 @@ def _read(filepath):
         raise ValueError(f"{filepath} cannot be read as a minicnn model file ({type(e).__name__}: {e}).") from None
     # Anything but a zip would make np.load try a .npy or a pickle: refuse it before that.
     if magic == b"\x89HDF":
-        raise ValueError(
-            f"{filepath} is an HDF5 file (a Keras .h5 model or weights file?); minicnn reads only the "
-            ".npz archives written by model.save or save_weights.")
+        raise ValueError(f"{filepath} is an HDF5 file (a Keras .h5 model or weights file?), not a minicnn .npz "
+                         "archive; load_model and load_weights read it through minicnn.keras_files.")
     if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise ValueError(
             f"{filepath} is not a minicnn model file: expected a .npz (zip) archive written by "
@@ -248,14 +272,38 @@ def _set_layer_weights(model, arrays, filepath):
         layer.set_weights(layer_weights)
 
 
+def _is_keras_file(filepath):
+    """A Keras file: by its name (``.keras``, ``.h5``, ``.hdf5``), or by its first bytes (HDF5, or a
+    zip holding config.json, which a .npz never has)."""
+    import zipfile
+    filepath = os.fspath(filepath)
+    if is_keras_name(filepath):
+        return True
+    if not os.path.isfile(filepath):
+        return False
+    with open(filepath, "rb") as f:
+        magic = f.read(4)
+    if magic == b"\x89HDF":
+        return True
+    try:
+        with zipfile.ZipFile(filepath) as zf:
+            return "config.json" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
 def load_model(filepath, custom_objects=None, compile=True):
-    """Rebuild the model (Sequential or functional) from a file written by :func:`save_model`.
+    """Rebuild the model (Sequential or functional) from a file written by :func:`save_model`, or
+    from a Keras file (``.keras`` archive or legacy ``.h5``, written by Keras or minicnn).
 
     Raises:
         FileNotFoundError: when the file is missing.
         ValueError: for a truncated, corrupt, foreign or other-version file, or a layer class that
             is not known (pass it in ``custom_objects``).
     """
+    if _is_keras_file(filepath):
+        from minicnn import keras_files
+        return keras_files.load_model(filepath, custom_objects=custom_objects, compile=compile)
     config, arrays = _read(filepath)
     model = _model_from_config(config.get("model") or {}, filepath, custom_objects)
     model._ensure_built()
@@ -265,8 +313,8 @@ def load_model(filepath, custom_objects=None, compile=True):
         try:
             opt = optimizers.get({"class_name": cconf["optimizer"]["class_name"],
                                   "config": cconf["optimizer"]["config"]})
-            model.compile(optimizer=opt, loss=cconf["loss"], metrics=cconf["metrics"],
-                          loss_weights=cconf.get("loss_weights"))
+            model.compile(optimizer=opt, loss=_custom(cconf["loss"], custom_objects),
+                          metrics=_custom(cconf["metrics"], custom_objects), loss_weights=cconf.get("loss_weights"))
             state = [arrays[f"optimizer_{k}"] for k in range(sum(1 for a in arrays if a.startswith("optimizer_")))]
             if state:
                 opt.set_state(state)
@@ -297,11 +345,15 @@ def restore_state(model, filepath):
 
 
 def load_weights(model, filepath):
-    """Load the weights in ``filepath`` into ``model`` (same architecture).
+    """Load the weights in ``filepath`` into ``model`` (same architecture): a minicnn ``.npz``, or
+    a Keras weights or model file (:mod:`minicnn.keras_files`).
 
     Raises:
-        ValueError: when the file is not a minicnn file or the architecture differs.
+        ValueError: when the file is not a model or weights file or the architecture differs.
     """
+    if _is_keras_file(filepath):
+        from minicnn import keras_files
+        return keras_files.load_weights(model, filepath)
     config, arrays = _read(filepath)
     saved = _class_names(config.get("model") or {})
     ours = _class_names(_model_config(model)) if model.built else [type(l).__name__ for l in model.layers]

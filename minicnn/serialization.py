@@ -66,7 +66,7 @@ def deserialize_layer(entry, custom_objects=None):
             f"when loading, load_model(path, custom_objects={{'{class_name}': {class_name}}}), or decorate "
             "its class with @minicnn.saving.register_keras_serializable().")
     config = dict(entry.get("config") or {})
-    if cls.__name__ in ("Model", "Sequential"):
+    if cls.__name__ in ("Model", "Sequential", "Lambda"):  # they look up what they call in custom_objects
         return cls.from_config(config, custom_objects=custom_objects)
     try:
         return cls.from_config(config)

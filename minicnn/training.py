@@ -102,10 +102,12 @@ class Trainer(FitLoop):
         with plan.running():
             outs, caches = plan.forward(xs, training=True)
             loss, values, douts = plan.loss(losses, self._targets(ys, outs), outs, weight)
+            if plan.user_code:
+                loss = loss + plan.added_loss()
             counts = self._metric_sums(ys, outs, weight, values)
             if share != 1:
                 douts = [None if d is None else d * d.dtype.type(share) for d in douts]
-            grads = plan.backward(douts, caches)
+            grads = plan.backward(douts, caches, share=share)
             if plan.stateful:
                 plan.update_state(caches)
             if distributed.size() > 1:

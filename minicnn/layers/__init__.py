@@ -1,6 +1,7 @@
 """Layers with Keras's names, arguments and defaults (channels-last inside, NHWC)."""
 from minicnn.layers.activations import LeakyReLU, ReLU, Softmax
 from minicnn.layers.base import Layer, clear_session
+from minicnn.layers.lambda_layer import Lambda
 from minicnn.layers.convolutional import Conv2D, Convolution2D
 from minicnn.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from minicnn.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -27,6 +28,7 @@ __all__ += ["UpSampling2D", "Cropping2D", "SpatialDropout2D", "GaussianNoise", "
 
 __all__ += ["Conv2DTranspose", "Convolution2DTranspose", "Deconvolution2D", "Deconv2D", "DepthwiseConv2D",
             "SeparableConv2D", "SeparableConvolution2D"]
+__all__ += ["Lambda"]
 __all__ += ["LayerNormalization", "GroupNormalization", "Rescaling", "RandomFlip", "RandomRotation",
             "RandomTranslation", "RandomZoom", "RandomContrast"]
 
