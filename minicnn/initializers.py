@@ -79,6 +79,20 @@ def random_uniform(shape, minval=-0.05, maxval=0.05):
     return mrandom.generator().uniform(minval, maxval, size=shape)
 
 
+class Constant:
+    """Keras's ``keras.initializers.Constant(value)``: every entry ``value`` (a custom layer's
+    ``add_weight(initializer=Constant(1e-6))``)."""
+
+    def __init__(self, value=0.0):
+        self.value = float(value)
+
+    def __call__(self, shape, dtype=None):
+        return np.full(shape, self.value, dtype=dtype or np.float32)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
 INITIALIZERS = {
     "zeros": zeros, "ones": ones,
     "glorot_uniform": glorot_uniform, "glorot_normal": glorot_normal,
