@@ -13,6 +13,7 @@ import numpy as np
 
 import minicnn
 from minicnn.backend import BackendUnavailableError
+from minicnn.callbacks import TensorBoard
 from minicnn.datasets import mnist
 from minicnn.utils import to_categorical
 
@@ -103,11 +104,11 @@ def prepare_images(data, channels_first=False):
     return (x_train, to_categorical(y_train, 10)), (x_test, to_categorical(y_test, 10))
 
 
-def train_and_report(model, args, train, test, validation_split=0.1):
-    """fit with the progress bar, then print test loss/accuracy and wall time; plot if asked."""
+def train_and_report(model, args, train, test, validation_split=0.1, callbacks=None):
+    """fit with the progress bar (and ``callbacks``), then print test loss/accuracy and wall time; plot if asked."""
     start = time.perf_counter()
     history = model.fit(*train, batch_size=args.batch_size, epochs=args.epochs, verbose=1,
-                        validation_split=validation_split)
+                        validation_split=validation_split, callbacks=callbacks)
     return history, report(model, args, history, test, time.perf_counter() - start)
 
 
@@ -125,6 +126,17 @@ def report(model, args, history, test, train_time):
     return score
 
 
+def tensorboard_callbacks(log_dir):
+    """``[TensorBoard(log_dir)]`` for ``--tensorboard DIR``, [] without it; SystemExit (with the pip
+    command) when the tensorboard package is missing, before any training."""
+    if not log_dir:
+        return []
+    try:
+        return [TensorBoard(log_dir)]
+    except ImportError as e:
+        raise SystemExit(f"--tensorboard {log_dir}: {e}") from None
+
+
 def run_mnist_example(description, build_model, optimizer, epochs=12, argv=None, save=None):
     """An MNIST example from start to end: flags, data, summary, compile, train, test report, save.
 
@@ -135,21 +147,27 @@ def run_mnist_example(description, build_model, optimizer, epochs=12, argv=None,
         epochs: the default of ``--epochs``.
         save: the default of ``--save``, the file the trained model is saved to with ``model.save``
             (None: saved only when ``--save PATH`` is given; ``--no-save`` turns saving off).
+
+    ``--tensorboard DIR`` adds a TensorBoard callback writing to DIR (none by default).
     """
     p = parser(description, epochs=epochs)
     default = f"default {save}" if save else "default: not saved"
     p.add_argument("--save", default=save, metavar="NPZ",
                    help=f"save the trained model there, for minicnn.models.load_model ({default})")
     p.add_argument("--no-save", dest="save", action="store_const", const=None, help="do not save the model")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="log the run to DIR for TensorBoard (view with: tensorboard --logdir DIR); needs "
+                        "pip install 'minicnn[tensorboard]' (default: no log)")
     args = p.parse_args(argv)
     setup(args)
+    callbacks = tensorboard_callbacks(args.tensorboard)
     data, text = load_mnist(args.data)
     print(text)
     train, test = prepare_images(limit(data, args.limit))
     model = build_model()
     model.summary()
     model.compile(loss="categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
-    result = train_and_report(model, args, train, test)
+    result = train_and_report(model, args, train, test, callbacks=callbacks)
     if args.save:
         model.save(args.save)
         print(f"Model saved to {Path(args.save).resolve()} (minicnn.models.load_model reads it back)")

@@ -3,6 +3,7 @@
     python examples/mnist_conv.py                  # full MNIST if cached/downloadable, else the embedded sample
     python examples/mnist_conv.py --data sample    # the embedded 10k sample (no network, no files)
     python examples/mnist_conv.py --data ~/mnist.npz --epochs 12 --plot
+    python examples/mnist_conv.py --tensorboard logs   # then: tensorboard --logdir logs
 
 Like the README's first example, it saves the trained model to ``mnist_cnn.npz`` in the current
 folder (``--save PATH`` elsewhere, ``--no-save`` not at all) and prints where.

@@ -1,5 +1,6 @@
 """``python -m minicnn.info`` prints what a bug report needs: the minicnn, Python, NumPy and BLAS
-versions, the core the BLAS runs, worker threads, GPU and MPI availability, the data directory.
+versions, the core the BLAS runs, worker threads, GPU and MPI availability, the data directory, and
+the optional extras (setup.cfg's extras_require): which are installed, and the pip command for the rest.
 
 :func:`blas_warning` spots a BLAS running generic kernels on a CPU with AVX2 or AVX-512 (NumPy
 1.26's OpenBLAS 0.3.23 on recent Xeons: "Prescott", and training at half speed without a word).
@@ -16,6 +17,18 @@ import numpy as np
 # OpenBLAS cores (threadpoolctl's "architecture") whose kernels use AVX2 or AVX-512; any other
 # core on a CPU with AVX2 (Prescott, Core2, Nehalem, Sandybridge, ...) leaves half the speed unused.
 FAST_OPENBLAS_CORES = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
+
+# setup.cfg's optional extras: (extra, the module it brings, what needs it). ``[all]`` has those
+# that install anywhere (not mpi, which wants an MPI library, nor gpu, which wants CUDA).
+EXTRAS = [
+    ("plot", "matplotlib", "utils.plot_history, utils.plot_model"),
+    ("mpi", "mpi4py", "data-parallel training: mpiexec -n N python script.py"),
+    ("gpu", "cupy", "the cupy backend on NVIDIA GPUs with CUDA 13 ('[cuda12]' for CUDA 12.x)"),
+    ("h5", "h5py", "Keras's .keras and .h5 model files"),
+    ("onnx", "onnx", "model.export(path, format='onnx')"),
+    ("tensorboard", "tensorboard", "callbacks.TensorBoard"),
+]
+ALL_EXTRAS = ("plot", "h5", "onnx", "tensorboard")
 
 _warned = {"done": False}
 
@@ -117,6 +130,32 @@ def mpi_status():
         return f"no: mpi4py is installed but MPI did not start ({type(e).__name__}: {e})"
 
 
+def module_version(module):
+    """The installed version of a top-level module, found without importing it; None if it is absent.
+
+    Importing would cost (CuPy) or start something (mpi4py starts MPI), so the version is read from
+    the metadata of the distribution that provides the module (cupy-cuda13x provides cupy).
+    """
+    if importlib.util.find_spec(module) is None:
+        return None
+    for dist in importlib.metadata.packages_distributions().get(module, [module]):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "version unknown"
+
+
+def extras_report():
+    """``[(extra, text), ...]``: each optional extra, its module's version or how to install it."""
+    rows = []
+    for extra, module, purpose in EXTRAS:
+        version = module_version(module)
+        status = f"{module} {version}" if version else f"not installed: pip install 'minicnn[{extra}]'"
+        rows.append((extra, f"{status}; for {purpose}"))
+    return rows
+
+
 def _version():
     """The installed minicnn's version (read from its metadata: no import of the package's top)."""
     try:
@@ -152,6 +191,11 @@ def main():
     width = max(len(label) for label, _ in rows)
     for label, text in rows:
         print(f"{label:<{width}}  {text}")
+    extras = extras_report()
+    print(f"\nOptional extras (pip install 'minicnn[all]' brings {', '.join(ALL_EXTRAS)}):")
+    width = max(len(extra) for extra, _ in extras)
+    for extra, text in extras:
+        print(f"  {extra:<{width}}  {text}")
     message = blas_warning()
     if message:
         print(f"\nWarning: {message}")

@@ -194,13 +194,15 @@ class Sequential(Model):
 
 
 def load_model(filepath, custom_objects=None, compile=True):
-    """Load a model saved by ``model.save`` (a Sequential or a functional Model); layers of your own
-    come from ``custom_objects`` ({class name: class}) or :func:`minicnn.saving.register_keras_serializable`."""
+    """Load a model saved by ``model.save`` (a Sequential or a functional Model): minicnn's ``.npz``,
+    or a Keras ``.keras`` archive or legacy ``.h5`` file, written by Keras or minicnn (needs h5py); layers
+    of your own come from ``custom_objects`` ({class name: class}) or
+    :func:`minicnn.saving.register_keras_serializable`."""
     return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
 
 
 def model_from_json(json_string, custom_objects=None):
-    """A model (new weights) from the architecture ``model.to_json()`` wrote.
+    """A model (new weights) from the architecture ``model.to_json()`` wrote, minicnn's or Keras's.
 
     Raises:
         ValueError: for text that is not a minicnn model's JSON, or an unknown layer class.
@@ -213,4 +215,7 @@ def model_from_json(json_string, custom_objects=None):
         raise ValueError(f"model_from_json: the text is not valid JSON ({e}).") from None
     if not isinstance(entry, dict) or entry.get("class_name") not in ("Sequential", "Functional", "Model"):
         raise ValueError("model_from_json: the JSON does not describe a model (expected the output of model.to_json()).")
+    if "module" in entry or "keras_version" in entry:  # Keras's own to_json() (3's, or 2's)
+        from minicnn.keras_files.model_config import model_from_keras
+        return model_from_keras(entry, custom_objects, "model_from_json")[0]
     return deserialize_layer(entry, custom_objects)

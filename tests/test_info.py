@@ -123,9 +123,11 @@ def test_python_m_minicnn_info(tmp_path):
     done = subprocess.run([sys.executable, "-m", "minicnn.info"], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
-    labels = [line.split("  ")[0] for line in done.stdout.splitlines() if line and not line.startswith("Warning")]
+    labels = [line.split("  ")[0] for line in done.stdout.split("\n\n")[0].splitlines()]
     assert labels == ["minicnn", "Python", "NumPy", "BLAS", "CPU", "Worker threads", "GPU (CuPy)", "MPI",
                       "Data directory"]
+    extras = done.stdout.split("Optional extras")[1].split("\n\n")[0].splitlines()[1:]
+    assert [line.split()[0] for line in extras] == ["plot", "mpi", "gpu", "h5", "onnx", "tensorboard"]
     assert re.search(r"^BLAS +(\w+ [\d.]+, core \w+, \d+ threads|unknown)", done.stdout, re.MULTILINE), done.stdout
     assert f"{tmp_path / 'data'} (from $MINICNN_DATA; not created yet)" in done.stdout
     import numpy
@@ -138,3 +140,44 @@ def test_setup_cfg_asks_for_a_numpy_with_a_current_openblas():
     requirements = config["options"]["install_requires"].split()
     numpy_requirement = next(r for r in requirements if r.startswith("numpy"))
     assert re.fullmatch(r"numpy>=(\d+)\.\d+", numpy_requirement) and int(numpy_requirement[7:].split(".")[0]) >= 2
+
+
+def setup_cfg_extras():
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    return {name: value.split() for name, value in config["options.extras_require"].items()}
+
+
+def test_the_extras_listed_are_setup_cfgs():
+    extras = setup_cfg_extras()
+    for extra, module, _ in info.EXTRAS:
+        assert extra in extras, extra
+        # the module checked is the one the extra brings (cupy-cuda13x brings cupy)
+        assert any(req.split(">")[0].split("=")[0].startswith(module) for req in extras[extra]), (extra, extras[extra])
+    modules = {extra: module for extra, module, _ in info.EXTRAS}
+    assert sorted(extras["all"]) == sorted(modules[e] for e in info.ALL_EXTRAS)
+    assert {"h5py", "onnx", "onnxruntime", "tensorboard"} <= set(extras["test"])
+
+
+def test_each_extra_shows_its_version_or_the_pip_command(monkeypatch):
+    import importlib.metadata
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else find_spec(name, *a))
+    rows = dict(info.extras_report())
+    assert rows["onnx"].startswith("not installed: pip install 'minicnn[onnx]'; for model.export(")
+    for extra, module, _ in info.EXTRAS:
+        if extra != "onnx" and find_spec(module) is not None:
+            version = next(importlib.metadata.version(d) for d in importlib.metadata.packages_distributions()[module])
+            assert rows[extra].startswith(f"{module} {version}; for "), rows[extra]
+        elif extra != "onnx":
+            assert rows[extra].startswith(f"not installed: pip install 'minicnn[{extra}]'"), rows[extra]
+
+
+def test_the_extras_are_found_without_importing_them():
+    code = ("import sys; from minicnn import info; names = ('cupy', 'mpi4py', 'h5py', 'onnx', 'tensorboard', "
+            "'matplotlib'); before = {n for n in names if n in sys.modules}; info.extras_report(); "
+            "print(sorted({n for n in names if n in sys.modules} - before))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
