@@ -330,7 +330,7 @@ class Evaluator:
         """Outputs for one batch, as a NumPy array (a list or dict of them for several outputs)."""
         return self.predict(x, batch_size=max(1, len(self._check_x(x)[0])))
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         """On arrays, a forward pass on one batch (no batching), returned on the weights' backend; on
         symbolic tensors, the model as one layer of a new graph (Keras's functional API).
 
@@ -350,6 +350,6 @@ class Evaluator:
             return graph.call_symbolic(self, x)
         from minicnn import tape
         if tape.recording() or tape.any_tensor(x) or self.user_code:
-            return tape.call_layer(self, x, bool(training))
+            return tape.call_layer(self, x, training)
         xs = self._to_batch(self._check_x(x, finite=False))
-        return self._output_structure(self._forward(xs, training=training))
+        return self._output_structure(self._forward(xs, training=bool(training)))

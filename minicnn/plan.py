@@ -75,6 +75,18 @@ class ModelStep(LayerStep):
         self.layers[0].update_state(cache, call=self.call)
 
 
+def single_step(layer, fast):
+    """The step that runs ``layer`` alone (a built-in layer called on a GradientTape): on the fast path
+    its tuned step where there is one, else the layer itself (:class:`LayerStep`)."""
+    cls = fast_steps_for(layer) if fast else None
+    return cls(layer) if cls is not None else LayerStep(layer)
+
+
+def fast_steps_for(layer):
+    cls = fast.STEPS.get(type(layer))
+    return cls if cls is not None and cls.takes(layer) else None
+
+
 class Call(NamedTuple):
     """A step of the plan and where it reads and writes: slots of the plan's list of values."""
     step: object

@@ -124,7 +124,8 @@ class Tensor:
 
 
 def install_operators():
-    """Tensor's arithmetic, comparison and indexing operators, as ops of :mod:`minicnn.ops`."""
+    """Tensor's arithmetic, comparison and indexing operators and NumPy's reduction methods, as ops of
+    :mod:`minicnn.ops`."""
     from minicnn import ops
     binary = {"add": ops.add, "sub": ops.subtract, "mul": ops.multiply, "truediv": ops.divide,
               "floordiv": ops.floor_divide, "mod": ops.mod, "pow": ops.power, "matmul": ops.matmul}
@@ -137,6 +138,12 @@ def install_operators():
     Tensor.__pos__ = lambda a: a
     Tensor.__abs__ = lambda a: ops.abs(a)
     Tensor.__getitem__ = lambda a, index: ops.getitem(a, index)
+    for name in ("sum", "mean", "max", "min", "var", "std", "prod", "argmax", "argmin"):  # NumPy's methods
+        setattr(Tensor, name, lambda a, axis=None, keepdims=False, fn=getattr(ops, name): fn(a, axis=axis,
+                                                                                            keepdims=keepdims))
+    Tensor.clip = lambda a, low, high: ops.clip(a, low, high)
+    Tensor.squeeze = lambda a, axis=None: ops.squeeze(a, axis)
+    Tensor.flatten = lambda a: ops.reshape(a, (-1,))
 
 
 class Variable(Tensor):
@@ -374,11 +381,15 @@ def _plus(a, b):
 
 # -- built-in layers and models on the tape -----------------------------------------------------
 
-def call_layer(layer, inputs, training=False, **kwargs):
+def call_layer(layer, inputs, training=None, **kwargs):
     """A layer called on Tensors, or while a tape records: user code (a custom layer's ``call``, a
     subclassed model's) runs op by op on the tape; a built-in layer or model is one record, with
     its own forward and backward. A stateful layer called with ``training=True`` here commits its
-    state (BatchNormalization's moving statistics), as in a Keras training step."""
+    state (BatchNormalization's moving statistics), as in a Keras training step. ``training=None``:
+    that of the user's ``call`` this layer is called from (Keras's call context), else False."""
+    if training is None:
+        training = getattr(_local, "training", [False])[-1]
+    training = bool(training)
     if _is_model(layer) and not layer.built:
         layer._ensure_built(unwrap(inputs[0] if isinstance(inputs, (list, tuple)) else inputs))
     if layer.user_code:
@@ -390,17 +401,22 @@ def call_layer(layer, inputs, training=False, **kwargs):
     if not layer.built:
         layer.build([tuple(x.shape[1:]) for x in xs] if many else tuple(xs.shape[1:]))
     if _is_model(layer):  # its own plan, one per call on this tape (commits its state when training)
-        y, cache = layer._tape_forward(xs, training, _model_call_index(layer))
+        y, cache = layer._tape_forward(xs, training, _call_index(layer))
         layer_backward = layer._tape_backward
-    else:
-        y, cache = layer.forward(xs, training=training)
+    else:  # its step: the tuned one when training on the CPU's fast path (an inference call keeps a plain cache)
+        step = _layer_step(layer, training)
+        with _running(step):
+            y, cache = step.forward(xs, training)
         if training and layer.stateful:
-            layer.update_state(cache)
-        layer_backward = layer.backward
+            step.update_state(cache)
+
+        def layer_backward(dy, cache):
+            with _running(step):
+                return step.backward(dy, cache)
 
     def backward(dy):
         dx, grads = layer_backward(dy, cache)
-        return (list(dx) if many else [dx]) + list(layer.trainable_gradients(grads))
+        return (list(dx) if many else [dx]) + list(grads if not _is_model(layer) else layer.trainable_gradients(grads))
     ins = (list(inputs) if many else [inputs]) + [_Weight(w) for w in layer.trainable_weights]
     if isinstance(y, list):
         return results(y, ins, backward)
@@ -409,9 +425,32 @@ def call_layer(layer, inputs, training=False, **kwargs):
     return out
 
 
-def _model_call_index(model):
-    """How many times ``model`` was called since the outermost open tape began: each call runs a plan
-    of its own, since a tuned step keeps scratch for its backward that a second forward would overwrite."""
+def _layer_step(layer, training):
+    """The step a built-in layer runs as on the tape (:func:`minicnn.plan.single_step`): one per call on
+    the open tapes, since a tuned step keeps scratch for its backward that a second forward would
+    overwrite; kept on the layer for the next tape."""
+    from minicnn import plan
+    fast = training and backend.fast_path() and all(get_array_module(p) is np for p in layer.params.values())
+    key = (_call_index(layer), fast)
+    steps = layer.__dict__.setdefault("_tape_steps", {})
+    if key not in steps:
+        steps[key] = plan.single_step(layer, fast)
+    return steps[key]
+
+
+def _running(step):
+    """The worker-thread context a tuned CPU step runs in (none for a layer's own step)."""
+    from minicnn.cpu import steps as fast
+    if isinstance(step, fast.FastStep):
+        from minicnn.cpu.threads import cpu_threads
+        return cpu_threads()
+    return contextlib.nullcontext()
+
+
+def _call_index(model):
+    """How many times ``model`` (or a layer) was called since the outermost open tape began: each call
+    runs a plan (a step) of its own, since a tuned step keeps scratch for its backward that a second
+    forward would overwrite."""
     stack = _stack()
     counts = _local.model_calls if stack else {}
     n = counts.get(id(model), 0)
@@ -432,8 +471,14 @@ def call_user_code(layer, inputs, training=False, **kwargs):
         layer.build_for_call([tuple(x.shape[1:]) for x in inputs] if many else tuple(inputs.shape[1:]))
     if takes_argument(layer.call, "training"):
         kwargs["training"] = training
-    with adding_losses() as added:
-        y = layer.call(inputs, **kwargs)
+    if not hasattr(_local, "training"):
+        _local.training = [False]
+    _local.training.append(bool(training))  # the layers call() calls without training= run in this mode
+    try:
+        with adding_losses() as added:
+            y = layer.call(inputs, **kwargs)
+    finally:
+        _local.training.pop()
     layer._losses = added  # Keras's layer.losses: those of its last call
     for value in added:
         add_loss(value)  # and they count in any enclosing collection (a training step)
@@ -462,16 +507,18 @@ class UserCache:
 
 
 def forward_user_layer(layer, x, training):
-    """A custom layer as a planner step: its ``call`` on a private tape that watches the inputs
-    (no tape when not training: nothing will go backward); the output array and a :class:`UserCache`.
+    """A custom layer as a planner step: its ``call`` on a private tape that watches the inputs (none
+    when neither training nor on a GradientTape: nothing will go backward); the output array and a
+    :class:`UserCache`.
 
     Raises:
         TypeError: when ``call`` returns something other than one array.
     """
     many = isinstance(x, (list, tuple))
     inputs = [Tensor(a) for a in x] if many else [Tensor(x)]
-    with GradientTape() if training else contextlib.nullcontext() as tape, adding_losses() as losses:
-        if training:
+    follow = training or recording()  # an inference call on a GradientTape (saliency) goes backward too
+    with GradientTape() if follow else contextlib.nullcontext() as tape, adding_losses() as losses:
+        if follow:
             tape.watch(inputs)
         y = call_user_code(layer, inputs if many else inputs[0], training)
     _take_added(losses)
@@ -480,7 +527,7 @@ def forward_user_layer(layer, x, training):
             raise TypeError(f"{layer.name}: call() returned {type(y).__name__}; a layer's call must return one "
                             "array (a Tensor of minicnn.ops, or a NumPy/CuPy array).")
         y = Tensor(y)
-    return y.data, (UserCache(tape, inputs, many, y, losses) if training else None)
+    return y.data, (UserCache(tape, inputs, many, y, losses) if follow else None)
 
 
 def backward_user_layer(layer, dy, cache):
@@ -524,11 +571,12 @@ def _take_added(losses):
     """Make the losses a layer added count towards the step: the training step sums them (:func:`take_added_losses`)."""
     if not hasattr(_local, "step_losses"):
         _local.step_losses = []
-    _local.step_losses.extend(float(v.data) for v in losses)
+    _local.step_losses.extend(v.data for v in losses)  # kept on the device: no sync per step on the GPU
 
 
 def take_added_losses():
-    """The sum of the losses added by custom layers in this thread since the last call (0.0 if none)."""
+    """The sum of the losses added by custom layers in this thread since the last call: a 0-d array on
+    their backend (0.0 if none)."""
     values = getattr(_local, "step_losses", [])
     _local.step_losses = []
-    return float(sum(values))
+    return sum(values, 0.0)

@@ -465,7 +465,7 @@ def test_every_way_to_name_a_loss_trains_alike(tmp_path):
 
 def test_a_loss_subclass_written_for_keras_computes():
     """A Keras 3 style subclass (``call`` returning each sample's loss) gives its reduced value and
-    takes sample weights; minicnn cannot train it (no gradient), and says so."""
+    takes sample weights, and trains: its gradient comes from the tape (here 2(p - y), by hand)."""
     class ScaledSquares(losses.Loss):
         def call(self, y_true, y_pred):
             return 2 * ((y_pred - y_true) ** 2).mean(axis=-1)
@@ -475,5 +475,6 @@ def test_a_loss_subclass_written_for_keras_computes():
     assert loss.name == "scaled_squares"
     assert float(loss(y, p)) == pytest.approx(2 * (0.5 + 2.0))
     assert float(loss(y, p, sample_weight=np.array([1.0, 0.0]))) == pytest.approx(1.0)
-    with pytest.raises(NotImplementedError, match="ScaledSquares has no gradient"):
-        loss.value_and_gradient(y, p)
+    value, grad = loss.value_and_gradient(y, p)
+    assert float(value) == pytest.approx(5.0)
+    np.testing.assert_allclose(grad, 2 * (p - y))

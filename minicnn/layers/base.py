@@ -191,8 +191,9 @@ class Layer:
         if not self.built:
             self.build(with_batch)
             self.built = True  # also for a build() that forgot super().build(input_shape)
-        if type(self).compute_output_shape is not Layer.compute_output_shape:
-            out = self.compute_output_shape(with_batch)
+        out = self.compute_output_shape(with_batch) if type(self).compute_output_shape is not \
+            Layer.compute_output_shape else None
+        if out is not None:
             out = [tuple(s)[1:] for s in out] if isinstance(out, list) else tuple(out)[1:]
         else:
             xp = backend.xp()
@@ -246,7 +247,7 @@ class Layer:
         if graph.is_symbolic(inputs):
             return graph.call_symbolic(self, inputs)
         if self.user_code or tape.recording() or tape.any_tensor(inputs):
-            return tape.call_layer(self, inputs, bool(training), **kwargs)
+            return tape.call_layer(self, inputs, training, **kwargs)
         if not self.built:
             self.build([tuple(x.shape[1:]) for x in inputs] if isinstance(inputs, (list, tuple))
                        else tuple(inputs.shape[1:]))
