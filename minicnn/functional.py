@@ -295,7 +295,7 @@ class Model(Trainer):
         named = {}
         for layer in self.layers:
             pairs = layer._named_weights() if isinstance(layer, Model) else \
-                [(f"{layer.name}/{n}", a) for n, a in layer.params.items()]
+                [(f"{layer.name}/{n}", a) for n, a in layer._all_named_weights()]  # a custom layer's sublayers too
             for name, a in pairs:
                 named.setdefault(id(a), (name, a))
         return list(named.values())
