@@ -147,8 +147,11 @@ class Loss:
         if user_losses.on_tape(self):
             return  # a loss of one's own takes the targets it is written for
         if tuple(y.shape[1:]) != tuple(output_shape) and not (y.ndim == 1 and tuple(output_shape) == (1,)):
+            hint = (" The output still has image axes: a Dense layer applies to each position of an image; add "
+                    "Flatten() or GlobalAveragePooling2D() before it.") if len(output_shape) > max(1, y.ndim - 1) else ""
             raise ValueError(f"Targets have per-sample shape {tuple(y.shape[1:])} but the model outputs "
-                             f"{tuple(output_shape)} with loss '{self.name}'. Make the last layer's size match the targets.")
+                             f"{tuple(output_shape)} with loss '{self.name}'. Make the last layer's size match the "
+                             f"targets.{hint}")
 
     # -- what the built-in losses share ---------------------------------------------------------
 
@@ -295,10 +298,15 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return y  # labels: the loss takes them as they are
 
     def check_targets(self, y, output_shape):
-        if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+        want = tuple(output_shape[:-1])
+        if tuple(y.shape[1:]) not in (want, want + (1,)):
+            hint = (" The output still has image axes: a Dense layer applies to each position of an image; add "
+                    "Flatten() or GlobalAveragePooling2D() before it.") if want and y.ndim == 1 else ""
+            labels = "(N, " + ", ".join(map(str, want)) + ")" if want else "(N,)"
             raise ValueError(
-                f"sparse_categorical_crossentropy needs integer class labels of shape (N,), got "
-                f"targets of shape {y.shape}. For one-hot targets use loss='categorical_crossentropy'.")
+                f"sparse_categorical_crossentropy needs integer class labels of shape {labels} for outputs "
+                f"{(None, *output_shape)}, got targets of shape {y.shape}. For one-hot targets use "
+                f"loss='categorical_crossentropy'.{hint}")
         # Labels on the GPU come to the host once, here at the boundary, to be checked.
         _check_label_values(to_numpy(y), output_shape[-1], "sparse_categorical_crossentropy labels",
                             "a model with {K} outputs")

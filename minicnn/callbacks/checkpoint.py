@@ -21,8 +21,8 @@ class ModelCheckpoint(_MonitorCallback):
     ``Epoch 3: val_loss improved from 0.12000 to 0.11000, saving model to w.npz``.
 
     Raises:
-        ValueError: for a ``save_freq`` other than ``'epoch'`` or a positive integer, or a
-            ``.h5``/``.hdf5``/``.keras`` filepath (minicnn writes ``.npz`` archives).
+        ValueError: for a ``save_freq`` other than ``'epoch'`` or a positive integer.
+        ImportError: for a ``.h5``/``.hdf5``/``.keras`` filepath (Keras's formats) where h5py is missing.
         KeyError: when ``filepath`` names a value the logs lack.
     """
 

@@ -231,7 +231,11 @@ class FastMaxPool(FastStep):
 
 
 class FastDense(FastStep):
-    """Dense with its large products split over the worker threads."""
+    """Dense with its large products split over the worker threads (on flat inputs (N, D))."""
+
+    @classmethod
+    def takes(cls, layer):
+        return len(layer.input_shape) == 1
 
     def forward(self, x, training):
         d = self.layer

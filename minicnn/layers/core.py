@@ -86,13 +86,14 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 
 
 class Dense(ActivationMixin, Layer):
-    """y = activation(x @ kernel + bias) on flat inputs (N, D) -> (N, units).
+    """y = activation(x @ kernel + bias): (N, D) -> (N, units); on inputs with more axes, (N, ..., D)
+    -> (N, ..., units), the same product at every position, as Keras's Dense.
 
     Keras 1 spellings: ``output_dim`` for ``units``, ``init`` for ``kernel_initializer``,
     ``bias`` for ``use_bias``.
 
     Raises:
-        ValueError: for units < 1 or an input that is not flat (add Flatten() first).
+        ValueError: for units < 1.
     """
 
     def __init__(self, units=None, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -109,23 +110,24 @@ class Dense(ActivationMixin, Layer):
         self.trainable_names = ("kernel", "bias") if self.use_bias else ("kernel",)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 1:
-            raise ValueError(
-                f"{self.name}: Dense expects flat inputs of shape (features,), but its input has "
-                f"per-sample shape {tuple(input_shape)}. Add Flatten() before this Dense layer.")
-        return (self.units,)
+        if len(input_shape) < 1:
+            raise ValueError(f"{self.name}: Dense needs inputs with a feature axis, got per-sample shape "
+                             f"{tuple(input_shape)}.")
+        return (*input_shape[:-1], self.units)
 
     def _create_params(self, input_shape):
-        self.params["kernel"] = self._new_param(self.kernel_initializer, (input_shape[0], self.units))
+        self.params["kernel"] = self._new_param(self.kernel_initializer, (input_shape[-1], self.units))
         if self.use_bias:
             self.params["bias"] = self._new_param(self.bias_initializer, (self.units,))
 
     def linear_forward(self, x):
-        return dense_forward(x, self.params["kernel"], self.params.get("bias"))
+        z, cache = dense_forward(x.reshape(-1, x.shape[-1]), self.params["kernel"], self.params.get("bias"))
+        return z.reshape(*x.shape[:-1], self.units), (cache, x.shape)  # a view either way: no copy
 
     def linear_backward(self, dz, cache):
-        dx, dW, db = dense_backward(dz, cache)
-        return dx, ({"kernel": dW, "bias": db} if self.use_bias else {"kernel": dW})
+        cache, shape = cache
+        dx, dW, db = dense_backward(dz.reshape(-1, self.units), cache)
+        return dx.reshape(shape), ({"kernel": dW, "bias": db} if self.use_bias else {"kernel": dW})
 
     def get_config(self):
         config = super().get_config()
