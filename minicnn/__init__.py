@@ -15,6 +15,10 @@ from minicnn.layers import (Activation, AveragePooling2D, BatchNormalization, Co
                             MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D)
 from minicnn.models import Model, Sequential, load_model, model_from_json
 from minicnn.tape import GradientTape, Tensor, Variable
+from minicnn.layers import Layer  # noqa: E402  (Keras 3's keras.Layer, keras.Loss, keras.Metric, keras.Optimizer)
+from minicnn.losses import Loss
+from minicnn.metrics import Metric
+from minicnn.optimizers import Optimizer
 
 __version__ = "0.1.0"
 
@@ -31,6 +35,7 @@ def __getattr__(name):
     from minicnn.missing import attribute_error
     raise attribute_error("minicnn", name, [n for n in globals() if not n.startswith("_")] + list(_LAZY))
 
-__all__ = ["Model", "Sequential", "load_model", "model_from_json", "GradientTape", "Tensor", "Variable", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
+__all__ = ["Model", "Sequential", "load_model", "model_from_json", "GradientTape", "Tensor", "Variable", "Layer",
+           "Loss", "Metric", "Optimizer", "set_backend", "get_backend", "set_fast_path", "fast_path", "Conv2D", "Convolution2D", "MaxPooling2D",
            "AveragePooling2D", "Dropout", "BatchNormalization", "Dense", "Flatten", "Activation", "Input",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Reshape", "Softmax", "ReLU", "LeakyReLU"]

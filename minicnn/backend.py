@@ -191,7 +191,18 @@ def synchronize():
 
 
 def __getattr__(name):
-    """A name minicnn lacks (Keras 2's ``K.sum``, ...): an AttributeError naming the closest and the planned."""
+    """Keras 1/2's backend functions (``K.sum``, ``K.square``, ``K.epsilon``...), from
+    :mod:`minicnn.ops.backend_functions`, imported at first use (the ops import this module); for
+    a name minicnn lacks, an AttributeError naming the closest and the planned."""
+    if not name.startswith("_"):
+        from minicnn.ops import backend_functions
+        if name in backend_functions.__all__:
+            return getattr(backend_functions, name)
     from minicnn.missing import attribute_error
-    have = [n for n, v in globals().items() if not n.startswith("_") and callable(v)]
-    raise attribute_error("minicnn.backend", name, have)
+    raise attribute_error("minicnn.backend", name, __dir__())
+
+
+def __dir__():
+    from minicnn.ops import backend_functions
+    return sorted({n for n, v in globals().items() if not n.startswith("_") and callable(v)} |
+                  set(backend_functions.__all__))

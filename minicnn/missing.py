@@ -1,34 +1,24 @@
 """The names Keras has and minicnn lacks: the AttributeError that says what comes closest and what is planned.
 
 ``minicnn``, ``minicnn.layers``, ``minicnn.utils`` and ``minicnn.backend`` end their module-level
-``__getattr__`` with :func:`attribute_error`, so ``keras.layers.Lambda``, which Keras has,
-still fails with an AttributeError, but one that says why::
+``__getattr__`` with :func:`attribute_error`, so a name Keras has and minicnn lacks still fails
+with an AttributeError, but one that says why::
 
-    AttributeError: module 'minicnn.layers' has no attribute 'Lambda'. It is planned (issue 24:
-    code the user writes: custom layers, Lambda, keras.ops, GradientTape) but not in minicnn yet.
+    AttributeError: module 'minicnn.layers' has no attribute 'Conv2dTranspose'. Closest in
+    minicnn.layers: Conv2DTranspose.
 
-The planned names are those of the open issues; remove a name here when it is written.
+A name an open issue plans says so, with the issue (``PLANNED``; none at the moment): remove a
+name there when it is written.
 """
 import difflib
 
-ISSUES = {
-    22: "the layers of modern CNNs",
-    24: "code the user writes: custom layers, Lambda, keras.ops, GradientTape",
-}
+ISSUES = {}  # issue number -> what it brings, for the names of PLANNED
 
 PLANNED = {
-    # Keras 1/2's backend functions, as issue 24 lists them (K.sum, K.square, ...).
-    "minicnn.backend": dict.fromkeys(
-        ["sum", "mean", "max", "min", "std", "var", "argmax", "square", "sqrt", "abs", "exp", "log", "maximum",
-         "minimum", "clip", "epsilon", "cast", "equal", "int_shape", "shape", "reshape", "transpose",
-         "concatenate", "stack", "expand_dims", "squeeze", "dot", "relu", "sigmoid", "softmax", "tanh"], 24),
 }
 
 # What minicnn has under another module than the one Keras users look in.
 ELSEWHERE = {
-    "minicnn": {"Layer": "minicnn.layers.Layer (subclass it with build, add_weight and call, as in Keras)",
-                "Metric": "minicnn.metrics.Metric",
-                "Loss": "minicnn.losses.Loss", "Optimizer": "minicnn.optimizers.Optimizer"},
     "minicnn.utils": {"clear_session": "minicnn.backend.clear_session"},
 }
 

@@ -125,7 +125,9 @@ def _model_config(model):
 
 
 def _weight_arrays(model):
-    return {f"layer_{i}_{j}": w for i, layer in enumerate(model._leaf_layers()) for j, w in enumerate(layer.get_weights())}
+    """Each leaf layer's own weights (a custom layer's sublayers are leaves of their own)."""
+    return {f"layer_{i}_{j}": backend.to_numpy(w).copy() for i, layer in enumerate(model._leaf_layers())
+            for j, w in enumerate(layer.params.values())}
 
 
 def model_arrays(model, include_optimizer=True, extra=None):
@@ -173,8 +175,16 @@ def save_weights(model, filepath, overwrite=True):
     model._ensure_built()
     arrays = _weight_arrays(model)
     arrays["minicnn_format"] = np.array(FORMAT_VERSION)
-    arrays["config"] = np.array(json.dumps({"model": _model_config(model), "compile": None}))
+    arrays["config"] = np.array(json.dumps({"model": _layer_classes(model), "compile": None}))
     atomic_write(filepath, lambda f: np.savez(f, **arrays), overwrite)
+
+
+def _layer_classes(model):
+    """What a weights file records of the architecture, to check it on load: the model's config, or,
+    for a subclassed model (whose architecture is code), its layers' classes."""
+    if model._subclassed:
+        return {"layers": [{"class_name": type(layer).__name__} for layer in model.layers]}
+    return _model_config(model)
 
 
 def _read(filepath):
@@ -269,7 +279,8 @@ def _set_layer_weights(model, arrays, filepath):
                     f"'{name}' has shape {layer.params[name].shape}, the file's has shape {arrays[key].shape}.")
         weights.append([arrays[k] for k in keys])
     for layer, layer_weights in zip(leaves, weights):
-        layer.set_weights(layer_weights)
+        for param, w in zip(layer.params.values(), layer_weights):  # its own weights (sublayers are leaves too)
+            param[...] = backend.get_array_module(param).asarray(w, dtype=param.dtype)
 
 
 def _is_keras_file(filepath):
@@ -356,7 +367,7 @@ def load_weights(model, filepath):
         return keras_files.load_weights(model, filepath)
     config, arrays = _read(filepath)
     saved = _class_names(config.get("model") or {})
-    ours = _class_names(_model_config(model)) if model.built else [type(l).__name__ for l in model.layers]
+    ours = _class_names(_layer_classes(model)) if model.built else [type(l).__name__ for l in model.layers]
     if saved != ours:
         raise ValueError(
             f"{filepath} holds weights of a model with layers {saved}, but this model has {ours}.")

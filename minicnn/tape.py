@@ -132,8 +132,10 @@ def install_operators():
     for name, fn in binary.items():
         setattr(Tensor, f"__{name}__", lambda a, b, fn=fn: fn(a, b))
         setattr(Tensor, f"__r{name}__", lambda a, b, fn=fn: fn(b, a))
-    for name, fn in {"lt": ops.less, "le": ops.less_equal, "gt": ops.greater, "ge": ops.greater_equal}.items():
+    for name, fn in {"lt": ops.less, "le": ops.less_equal, "gt": ops.greater, "ge": ops.greater_equal,
+                     "eq": ops.equal, "ne": ops.not_equal}.items():
         setattr(Tensor, f"__{name}__", lambda a, b, fn=fn: fn(a, b))
+    Tensor.__hash__ = object.__hash__  # elementwise == leaves Tensors hashable by identity, as torch's
     Tensor.__neg__ = lambda a: ops.negative(a)
     Tensor.__pos__ = lambda a: a
     Tensor.__abs__ = lambda a: ops.abs(a)
@@ -230,7 +232,7 @@ def results(values, inputs, backward):
     """:func:`result` for an op with several outputs; ``backward`` gets a list of their gradients
     (zeros for those that reach no target)."""
     outs = [Tensor(v) for v in values]
-    recorded = _record(inputs, outs, backward)
+    recorded = _record(inputs, outs, backward, many=True)
     return outs if recorded or any(isinstance(x, Tensor) for x in inputs) else list(values)
 
 
@@ -239,14 +241,16 @@ def constant_result(value, inputs):
     return Tensor(value) if any(isinstance(x, Tensor) for x in inputs) else value
 
 
-def _record(inputs, outputs, backward):
+def _record(inputs, outputs, backward, many=False):
+    """Add a record to every open tape that follows one of ``inputs``; ``many``: ``backward`` takes a
+    list of the outputs' gradients (even of one output)."""
     recorded = False
     for tape in _stack():
         if tape._paused:
             continue
         keys = [tape._follows(x) for x in inputs]
         if any(k is not None for k in keys):
-            tape._records.append((backward, keys, outputs))
+            tape._records.append((backward, keys, outputs, many or len(outputs) > 1))
             for out in outputs:
                 tape._followed[id(out)] = out
             recorded = True
@@ -362,13 +366,13 @@ def backpropagate(records, seeds):
         xp = get_array_module(value)
         seed = xp.ones_like(value) if seed is None else xp.asarray(seed, dtype=value.dtype)
         grads[key] = _plus(grads.get(key), seed)
-    for backward, keys, outputs in reversed(records):
+    for backward, keys, outputs, many in reversed(records):
         douts = [grads.get(id(o)) for o in outputs]
         if all(d is None for d in douts):
             continue
-        if len(outputs) > 1:
+        if many:
             douts = [get_array_module(o.data).zeros_like(o.data) if d is None else d for d, o in zip(douts, outputs)]
-        dins = backward(douts if len(outputs) > 1 else douts[0])
+        dins = backward(douts if many else douts[0])
         for key, d in zip(keys, dins):
             if key is not None and d is not None:
                 grads[key] = _plus(grads.get(key), d)

@@ -272,9 +272,9 @@ class FastBatchNormalization(FastStep):
     def forward(self, x, training):
         bn = self.layer
         gamma, beta = bn._gamma_beta(np)
-        if not (training and bn.trainable):
+        if not (training and bn.trainable):  # the layer's inference cache: the input
             return normalization.batchnorm_inference(x, gamma, beta, bn.params["moving_mean"],
-                                                     bn.params["moving_variance"], bn.epsilon), None
+                                                     bn.params["moving_variance"], bn.epsilon), (None, x, None)
         y, mean, var, cache = normalization.batchnorm_forward(x, gamma, beta, bn.epsilon, workspace(self))
         return y, (cache, mean, var)
 
@@ -283,16 +283,15 @@ class FastBatchNormalization(FastStep):
         return False
 
     def backward(self, dy, cache):
-        if cache is None:
-            dx, grads = self.layer.backward(dy, None)
+        if cache[0] is None:
+            dx, grads = self.layer.backward(dy, cache)
         else:
             dx, dgamma, dbeta = normalization.batchnorm_backward(dy, cache[0])
             grads = {"gamma": dgamma, "beta": dbeta}
         return dx, self.layer.trainable_gradients(grads)
 
     def update_state(self, cache):
-        if cache is not None:
-            self.layer.update_moving_statistics(cache[1], cache[2])
+        self.layer.update_state(cache)
 
 
 STEPS = {Conv2D: FusedConvPool, MaxPooling2D: FastMaxPool, Dense: FastDense, Dropout: FastDropout,

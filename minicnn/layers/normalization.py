@@ -100,8 +100,9 @@ class BatchNormalization(Layer):
         return [] if self.synchronized else [self.params["moving_mean"], self.params["moving_variance"]]
 
     def update_state(self, cache):
-        """Fold the batch statistics of a training forward into the moving ones."""
-        if cache is not None:
+        """Fold the batch statistics of a training forward into the moving ones (an inference forward's
+        cache, of a frozen layer, has none)."""
+        if cache[0] is not None:
             self.update_moving_statistics(cache[1], cache[2])
 
     def update_moving_statistics(self, mean, var):
@@ -115,25 +116,30 @@ class BatchNormalization(Layer):
     def forward(self, x, training=False):
         """Batch statistics when training (and trainable, as in Keras), else the moving ones.
         The cache is the batch-statistics backward's with the batch's mean and variance (for
-        :meth:`update_state`), or None for the inference transform."""
+        :meth:`update_state`), or, for the inference transform, ``(None, x, None)``."""
         x, axis = self.to_last_axis(x)
         gamma, beta = self._gamma_beta(get_array_module(x))
         if training and self.trainable:
             total = distributed.total if self.synchronized and distributed.size() > 1 else None
             y, mean, var, cache = batchnorm_forward(x, gamma, beta, self.epsilon, total)
             cache = (cache, mean, var)
-        else:
-            y, cache = batchnorm_inference(x, gamma, beta, self.params["moving_mean"],
-                                           self.params["moving_variance"], self.epsilon), None
+        else:  # the cache: the input, for gamma's gradient (a GradientTape through a model at inference)
+            y = batchnorm_inference(x, gamma, beta, self.params["moving_mean"], self.params["moving_variance"],
+                                    self.epsilon)
+            cache = (None, x, None)
         return self.from_last_axis(y, axis), cache
 
     def backward(self, dy, cache):
         dy, axis = self.to_last_axis(dy)
-        if cache is None:  # the inference transform is y = x * scale + shift
+        if cache[0] is None:  # the inference transform: y = gamma * (x - moving_mean) / sqrt(moving_var + eps) + beta
             xp = get_array_module(dy)
             gamma, _ = self._gamma_beta(xp)
-            dx = dy * (gamma / xp.sqrt(self.params["moving_variance"] + self.epsilon))
-            return self.from_last_axis(dx, axis), {}
+            inv_std = 1 / xp.sqrt(self.params["moving_variance"] + self.epsilon)
+            rows = dy.reshape(-1, dy.shape[-1])
+            grads = {"gamma": ((cache[1] - self.params["moving_mean"]).reshape(rows.shape) * rows).sum(axis=0) * inv_std,
+                     "beta": rows.sum(axis=0)}
+            grads = {name: g for name, g in grads.items() if getattr(self, "scale" if name == "gamma" else "center")}
+            return self.from_last_axis(dy * (gamma * inv_std), axis), grads
         dx, dgamma, dbeta = batchnorm_backward(dy, cache[0])
         grads = {name: g for name, g, on in (("gamma", dgamma, self.scale), ("beta", dbeta, self.center)) if on}
         return self.from_last_axis(dx, axis), grads

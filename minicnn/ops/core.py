@@ -6,12 +6,19 @@ from minicnn.ops.numpy import _arrays
 from minicnn.tape import Tensor, constant_result, result, unwrap
 
 
-def convert_to_tensor(x, dtype=None):
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     """``x`` (an array, a nested list, a number) as an array on the current backend (float32 for
-    Python floats), of ``dtype`` if given; a Tensor stays one (cast if asked)."""
+    Python floats), of ``dtype`` if given; a CuPy array stays where it is, a Tensor stays one
+    (cast if asked).
+
+    Raises:
+        ValueError: for ``sparse=True`` or ``ragged=True`` (minicnn's arrays are dense).
+    """
+    if sparse or ragged:
+        raise ValueError("ops.convert_to_tensor: minicnn has no sparse or ragged tensors; pass sparse=None/False.")
     if isinstance(x, Tensor):
         return x if dtype is None else cast(x, dtype)
-    a = backend.to_device(np.asarray(x)) if not hasattr(x, "__cuda_array_interface__") else x
+    a = x if backend.is_cupy_array(x) else backend.to_device(np.asarray(x))
     if dtype is None and a.dtype == np.float64 and not hasattr(x, "dtype"):
         dtype = backend.floatx()
     return a if dtype is None else a.astype(dtype, copy=False)
@@ -23,7 +30,7 @@ def convert_to_numpy(x):
 
 
 def cast(x, dtype):
-    """``x`` as ``dtype``; the gradient goes back through float casts only."""
+    """``x`` as ``dtype`` (a name or a NumPy dtype); the gradient goes back through casts to a float only."""
     (a,), _ = _arrays(x)
     dtype = np.dtype(dtype)
     y = a.astype(dtype)
@@ -38,17 +45,18 @@ def shape(x):
 
 
 def dtype(x):
+    """The dtype's name (``"float32"``)."""
     return np.dtype(unwrap(x).dtype).name
 
 
-def stop_gradient(x):
-    """``x``'s values, cut from the tape: nothing flows back through it."""
-    return constant_result(unwrap(x), (x,))
+def stop_gradient(variable):
+    """``variable``'s values, cut from the tape: nothing flows back through it."""
+    return constant_result(unwrap(variable), (variable,))
 
 
 def is_tensor(x):
-    return isinstance(x, Tensor) or hasattr(unwrap(x), "__array_interface__") or \
-        hasattr(x, "__cuda_array_interface__")
+    """Whether ``x`` is a Tensor or an array (NumPy or CuPy)."""
+    return isinstance(x, Tensor) or isinstance(x, np.ndarray) or backend.is_cupy_array(x)
 
 
 def _new(fn, shape, dtype):
@@ -56,23 +64,28 @@ def _new(fn, shape, dtype):
 
 
 def zeros(shape, dtype=None):
+    """Zeros of ``shape`` on the current backend, of ``dtype`` (float32 by default)."""
     return _new("zeros", shape, dtype)
 
 
 def ones(shape, dtype=None):
+    """Ones of ``shape`` on the current backend, of ``dtype`` (float32 by default)."""
     return _new("ones", shape, dtype)
 
 
 def full(shape, fill_value, dtype=None):
+    """``fill_value`` in ``shape`` on the current backend, of ``dtype`` (float32 by default)."""
     return backend.xp().full(shape, fill_value, dtype=np.dtype(dtype or backend.floatx()))
 
 
-def eye(N, M=None, dtype=None):
-    return backend.xp().eye(N, M, dtype=np.dtype(dtype or backend.floatx()))
+def eye(N, M=None, k=0, dtype=None):
+    """The N x M (N x N) matrix with ones on diagonal ``k``, of ``dtype`` (float32 by default)."""
+    return backend.xp().eye(N, M, k, dtype=np.dtype(dtype or backend.floatx()))
 
 
-def arange(start, stop=None, step=1, dtype=None):
-    return backend.xp().arange(start, stop, step, dtype=dtype)
+def arange(start, stop=None, step=None, dtype=None):
+    """NumPy's arange on the current backend (integers stay integers)."""
+    return backend.xp().arange(start, stop, 1 if step is None else step, dtype=dtype)
 
 
 def _like(fn):
@@ -88,11 +101,13 @@ zeros_like, ones_like = _like("zeros_like"), _like("ones_like")
 
 
 def full_like(x, fill_value, dtype=None):
+    """``fill_value`` in ``x``'s shape (and dtype unless given); no gradient."""
     (a,), xp = _arrays(x)
     return constant_result(xp.full_like(a, fill_value, dtype=dtype), (x,))
 
 
 def size(x):
+    """The number of elements."""
     return int(np.prod(x.shape))
 
 
@@ -132,6 +147,7 @@ def any(x, axis=None, keepdims=False):
 
 
 def sort(x, axis=-1):
+    """``x`` sorted along ``axis``; the gradient goes back to where each value came from."""
     (a,), xp = _arrays(x)
     from minicnn.ops.shaping import take_along_axis
     return take_along_axis(x, xp.argsort(a, axis=axis), axis)

@@ -1,8 +1,9 @@
 """Keras 3's neural-network ops (``keras.ops.relu``, ``softmax``, ``conv``, ``max_pool``...), on the
 plain ops of :mod:`minicnn.nn` and their hand-written backwards: an op here is one record on the tape.
 
-Images are channels-last (N, H, W, C) unless ``data_format="channels_first"``; kernels are
-(KH, KW, C, F), as Keras's."""
+Images are (N, H, W, C), or (N, C, H, W) with ``data_format="channels_first"``; ``data_format``
+None follows :func:`minicnn.backend.image_data_format`, as in Keras. Kernels are (KH, KW, C, F)
+whatever the data format, as Keras's."""
 from minicnn import backend
 from minicnn.nn import activations as act
 from minicnn.nn import conv as conv_ops
@@ -10,7 +11,8 @@ from minicnn.nn import conv_transpose as conv_transpose_ops
 from minicnn.nn import depthwise as depthwise_ops
 from minicnn.nn import pooling
 from minicnn.nn.geometry import PADDINGS
-from minicnn.ops.numpy import _arrays, log, subtract, sum
+from minicnn.ops.numpy import _arrays, add, clip, divide, log, multiply, negative, subtract
+from minicnn.ops.reductions import sum
 from minicnn.tape import constant_result, result
 
 
@@ -27,9 +29,22 @@ def _activation(name, **kwargs):
 
 
 relu, relu6, sigmoid, tanh = _activation("relu"), _activation("relu6"), _activation("sigmoid"), _activation("tanh")
-elu, selu, softplus, softsign = _activation("elu"), _activation("selu"), _activation("softplus"), _activation("softsign")
+selu, softplus, softsign = _activation("selu"), _activation("softplus"), _activation("softsign")
 silu = swish = _activation("silu")
 hard_sigmoid, mish = _activation("hard_sigmoid"), _activation("mish")
+
+
+def elu(x, alpha=1.0):
+    """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise."""
+    return _activation("elu", alpha=alpha)(x)
+
+
+def hard_silu(x):
+    """``x * hard_sigmoid(x)`` (Keras's ``hard_silu``, alias ``hard_swish``)."""
+    return multiply(x, hard_sigmoid(x))
+
+
+hard_swish = hard_silu
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -42,23 +57,33 @@ def gelu(x, approximate=True):
 
 
 def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis``."""
     (a,), _ = _arrays(x)
     y = act.softmax_forward(a, axis=axis)
     return result(y, (x,), lambda dy: (act.softmax_backward(dy, y, axis=axis),))
 
 
 def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``."""
     (a,), xp = _arrays(x)
     y = act.log_softmax(a, axis=axis)
     return result(y, (x,), lambda dy: (dy - xp.exp(y) * dy.sum(axis=axis, keepdims=True),))
 
 
 def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, without overflow."""
     return subtract(0.0, softplus(subtract(0.0, x)))
 
 
-def one_hot(x, num_classes, axis=-1, dtype=None):
-    """Integer labels (...) as one-hot rows (..., num_classes) of ``dtype`` (float32); no gradient."""
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    """Integer labels (...) as one-hot rows (..., num_classes) of ``dtype`` (float32), the class axis
+    at ``axis``; a label outside [0, num_classes) gives a row of zeros. No gradient.
+
+    Raises:
+        ValueError: for ``sparse=True`` (minicnn's arrays are dense).
+    """
+    if sparse:
+        raise ValueError("ops.one_hot: minicnn has no sparse tensors; pass sparse=False.")
     (a,), xp = _arrays(x)
     y = (xp.asarray(a)[..., None] == xp.arange(num_classes)).astype(dtype or backend.floatx())
     if axis not in (-1, y.ndim - 1):
@@ -75,14 +100,22 @@ def _pair(v, what):
     return v
 
 
+def _format(data_format):
+    data_format = backend.image_data_format() if data_format is None else data_format
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"ops: data_format must be 'channels_last' or 'channels_first', got {data_format!r}.")
+    return data_format
+
+
 def _nhwc(a, data_format, xp):
     if a.ndim != 4:
-        raise ValueError(f"ops: only 2-D images (N, H, W, C) are supported, got an input of shape {a.shape}.")
-    return a if data_format in (None, "channels_last") else xp.transpose(a, (0, 2, 3, 1))
+        raise ValueError(f"ops: only batches of 2-D images (rank 4, (N, H, W, C) or (N, C, H, W)) are supported, "
+                         f"got an input of shape {tuple(a.shape)}.")
+    return a if _format(data_format) == "channels_last" else xp.transpose(a, (0, 2, 3, 1))
 
 
 def _back(y, data_format, xp):
-    return y if data_format in (None, "channels_last") else xp.transpose(y, (0, 3, 1, 2))
+    return y if _format(data_format) == "channels_last" else xp.transpose(y, (0, 3, 1, 2))
 
 
 def _padding(padding):
@@ -133,6 +166,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
 
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """The largest value of each ``pool_size`` window, ``strides`` apart (``pool_size`` by default)."""
     (x,), xp = _arrays(inputs)
     pool = _pair(pool_size, "pool_size")
     y, cache = pooling.maxpool2d_forward(_nhwc(x, data_format, xp), pool, _pair(strides or pool, "strides"),
@@ -142,6 +176,8 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """The mean of each ``pool_size`` window, ``strides`` apart; "same" padding averages only the
+    values inside the image, as Keras does."""
     (x,), xp = _arrays(inputs)
     pool = _pair(pool_size, "pool_size")
     y, cache = pooling.avgpool2d_forward(_nhwc(x, data_format, xp), pool, _pair(strides or pool, "strides"),
@@ -153,24 +189,30 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
 # -- losses as ops ----------------------------------------------------------------------------------
 
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    """Each row's crossentropy between one-hot ``target`` and ``output`` (probabilities, or logits)."""
-    from minicnn.ops.numpy import clip, multiply, negative
-    logp = log_softmax(output, axis=axis) if from_logits else log(clip(output, 1e-7, 1 - 1e-7))
+    """Each row's crossentropy -sum(target * log(p)) along ``axis``: p the softmax of logits, or
+    ``output`` divided by its sum (probabilities that need not sum to one), clipped to [1e-7, 1 - 1e-7]."""
+    if from_logits:
+        logp = log_softmax(output, axis=axis)
+    else:
+        logp = log(clip(divide(output, sum(output, axis=axis, keepdims=True)), EPSILON, 1 - EPSILON))
     return negative(sum(multiply(target, logp), axis=axis))
 
 
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    (t,), _ = _arrays(target)
-    (o,), _ = _arrays(output)
-    return categorical_crossentropy(one_hot(t.astype("int64").reshape(t.shape[:o.ndim - 1]), o.shape[axis],
-                                            dtype=o.dtype), output, from_logits=from_logits, axis=axis)
+    """:func:`categorical_crossentropy` with integer labels (..., or ..., 1) for the one-hot target."""
+    (t, o), _ = _arrays(target, output)
+    labels = t.astype("int64").reshape([n for i, n in enumerate(o.shape) if i != axis % o.ndim])
+    return categorical_crossentropy(one_hot(labels, o.shape[axis], axis=axis, dtype=o.dtype), output,
+                                    from_logits=from_logits, axis=axis)
 
 
 def binary_crossentropy(target, output, from_logits=False):
-    """Each element's binary crossentropy (no reduction)."""
-    from minicnn.ops.numpy import add, clip, multiply
-    if from_logits:  # log(1 + exp(-|z|)) + max(z, 0) - z*t, stable for any z
-        return subtract(add(softplus(output), 0.0), multiply(target, output))
-    p = clip(output, 1e-7, 1 - 1e-7)
-    return subtract(0.0, add(multiply(target, log(p)), multiply(subtract(1.0, target), log(subtract(1.0, p)))))
+    """Each element's binary crossentropy -(t log p + (1 - t) log(1 - p)) (no reduction); with logits
+    z, softplus(z) - z t, which never overflows."""
+    if from_logits:
+        return subtract(softplus(output), multiply(target, output))
+    p = clip(output, EPSILON, 1 - EPSILON)
+    return negative(add(multiply(target, log(p)), multiply(subtract(1.0, target), log(subtract(1.0, p)))))
 
+
+EPSILON = 1e-7  # Keras's backend.epsilon(), which keeps log away from 0

@@ -1,5 +1,6 @@
-"""Keras 3's NumPy-like ops (``keras.ops.add``, ``sum``, ``reshape``...), each with its backward
-for the tape (:mod:`minicnn.tape`).
+"""Keras 3's elementwise NumPy-like ops (``keras.ops.add``, ``exp``, ``where``...), each with its
+backward for the tape (:mod:`minicnn.tape`). Reductions are in :mod:`minicnn.ops.reductions`,
+products in :mod:`minicnn.ops.products`.
 
 Each op takes arrays (NumPy or CuPy), Tensors, Variables or Python numbers; it computes with the
 namespace of its inputs and hands the result to :func:`minicnn.tape.result` with a backward that
@@ -12,63 +13,76 @@ import numbers
 
 import numpy as np
 
+from minicnn import backend
 from minicnn.backend import get_array_module
-from minicnn.tape import Tensor, constant_result, result, results, unwrap
+from minicnn.nn.erf import erf as _erf
+from minicnn.tape import constant_result, result, unwrap
 
 
 def _xp(*xs):
-    for x in xs:
-        a = unwrap(x)
-        if hasattr(a, "dtype") and hasattr(a, "shape"):
-            return get_array_module(a)
-    return np
+    """CuPy if any of ``xs`` is a CuPy array (a Python or NumPy scalar beside it follows it), else NumPy."""
+    return get_array_module(*[unwrap(x) for x in xs])
 
 
 def _arrays(*xs):
-    """The arrays of ``xs``; numbers take the float dtype of an array among them (float32 by default)."""
+    """The arrays of ``xs`` and their namespace. A Python number takes the dtype of the first array
+    beside it where that array is float, or where both are integers; with no array beside it, a
+    float is float32 (Keras's floatx). A NumPy scalar keeps its dtype, as in NumPy. Nested lists
+    become arrays (float32 for floats)."""
     arrays = [unwrap(x) for x in xs]
     xp = _xp(*arrays)
-    like = next((a for a in arrays if hasattr(a, "dtype") and a.dtype.kind == "f"), None)
-    dtype = like.dtype if like is not None else np.dtype("float32")
+    like = next((a for a in arrays if hasattr(a, "shape")), None)
     out = []
     for a in arrays:
-        if isinstance(a, numbers.Number) and not isinstance(a, bool):
-            a = xp.asarray(a, dtype=dtype if isinstance(a, float) or like is not None else None)
-        elif not hasattr(a, "dtype"):
+        if isinstance(a, numbers.Number) and not isinstance(a, (bool, np.generic)):
+            floating = isinstance(a, float)
+            if like is not None and (like.dtype.kind == "f" or not floating and like.dtype.kind in "iu"):
+                dtype = like.dtype
+            else:
+                dtype = backend.floatx() if floating else None
+            a = xp.asarray(a, dtype=dtype)
+        elif not hasattr(a, "shape"):
             a = xp.asarray(a)
             if a.dtype == np.float64:
-                a = a.astype(dtype)
+                a = a.astype(backend.floatx())
+        elif xp is not np and isinstance(a, np.ndarray):
+            a = xp.asarray(a)  # a host constant beside device arrays (a loss's target): uploaded
         out.append(a)
     return out, xp
 
 
 def unbroadcast(g, shape):
     """``g`` summed over the axes broadcasting added or stretched to reach it from ``shape``."""
-    if g.shape == tuple(shape):
+    shape = tuple(shape)
+    if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
 
 
 # -- arithmetic -------------------------------------------------------------------------------------
 
 def add(x1, x2):
+    """``x1 + x2``, broadcasting."""
     (a, b), _ = _arrays(x1, x2)
     return result(a + b, (x1, x2), lambda dy: (unbroadcast(dy, a.shape), unbroadcast(dy, b.shape)))
 
 
 def subtract(x1, x2):
+    """``x1 - x2``, broadcasting."""
     (a, b), _ = _arrays(x1, x2)
     return result(a - b, (x1, x2), lambda dy: (unbroadcast(dy, a.shape), unbroadcast(-dy, b.shape)))
 
 
 def multiply(x1, x2):
+    """``x1 * x2``, broadcasting."""
     (a, b), _ = _arrays(x1, x2)
     return result(a * b, (x1, x2), lambda dy: (unbroadcast(dy * b, a.shape), unbroadcast(dy * a, b.shape)))
 
 
 def divide(x1, x2):
+    """``x1 / x2``, broadcasting."""
     (a, b), _ = _arrays(x1, x2)
     y = a / b
     return result(y, (x1, x2), lambda dy: (unbroadcast(dy / b, a.shape), unbroadcast(-dy * y / b, b.shape)))
@@ -78,34 +92,37 @@ true_divide = divide
 
 
 def floor_divide(x1, x2):
+    """``x1 // x2``; piecewise constant, so no gradient."""
     (a, b), xp = _arrays(x1, x2)
     return constant_result(xp.floor_divide(a, b), (x1, x2))
 
 
 def mod(x1, x2):
+    """``x1 % x2`` (the sign of ``x2``, as NumPy's); the gradient is 1 for x1, -floor(x1/x2) for x2."""
     (a, b), xp = _arrays(x1, x2)
     return result(xp.mod(a, b), (x1, x2),
                   lambda dy: (unbroadcast(dy, a.shape), unbroadcast(-dy * xp.floor_divide(a, b), b.shape)))
 
 
 def power(x1, x2):
+    """``x1 ** x2``; the exponent's gradient is y * log(x1), taken where x1 > 0 (0 elsewhere)."""
     (a, b), xp = _arrays(x1, x2)
     y = a ** b
 
     def backward(dy):
         da = unbroadcast(dy * b * a ** (b - 1), a.shape)
-        db = unbroadcast(dy * y * xp.log(xp.where(a > 0, a, 1)), b.shape) if isinstance(x2, Tensor) or \
-            hasattr(unwrap(x2), "shape") else None
-        return da, db
+        return da, unbroadcast(dy * y * xp.log(xp.where(a > 0, a, 1)), b.shape)
     return result(y, (x1, x2), backward)
 
 
 def negative(x):
+    """``-x``."""
     (a,), _ = _arrays(x)
     return result(-a, (x,), lambda dy: (-dy,))
 
 
 def abs(x):
+    """``|x|``; the gradient at 0 is 0."""
     (a,), xp = _arrays(x)
     return result(xp.abs(a), (x,), lambda dy: (dy * xp.sign(a),))
 
@@ -114,33 +131,60 @@ absolute = abs
 
 
 def sign(x):
+    """-1, 0 or 1; no gradient."""
     (a,), xp = _arrays(x)
     return constant_result(xp.sign(a), (x,))
 
 
 def square(x):
+    """``x * x``."""
     (a,), _ = _arrays(x)
     return result(a * a, (x,), lambda dy: (dy * 2 * a,))
 
 
 def sqrt(x):
+    """The square root."""
     (a,), xp = _arrays(x)
     y = xp.sqrt(a)
     return result(y, (x,), lambda dy: (dy / (2 * y),))
 
 
+def rsqrt(x):
+    """``1 / sqrt(x)``."""
+    (a,), xp = _arrays(x)
+    y = 1 / xp.sqrt(a)
+    return result(y, (x,), lambda dy: (-0.5 * dy * y / a,))
+
+
+def reciprocal(x):
+    """``1 / x``."""
+    (a,), _ = _arrays(x)
+    y = 1 / a
+    return result(y, (x,), lambda dy: (-dy * y * y,))
+
+
 def exp(x):
+    """``e ** x``."""
     (a,), xp = _arrays(x)
     y = xp.exp(a)
     return result(y, (x,), lambda dy: (dy * y,))
 
 
+def expm1(x):
+    """``exp(x) - 1``, exact near 0."""
+    (a,), xp = _arrays(x)
+    y = xp.expm1(a)
+    return result(y, (x,), lambda dy: (dy * (y + 1),))
+
+
 def log(x):
+    """The natural logarithm."""
     (a,), xp = _arrays(x)
     return result(xp.log(a), (x,), lambda dy: (dy / a,))
 
 
 def log1p(x):
+    """``log(1 + x)``, exact near 0."""
     (a,), xp = _arrays(x)
     return result(xp.log1p(a), (x,), lambda dy: (dy / (1 + a),))
 
@@ -155,35 +199,54 @@ def cos(x):
     return result(xp.cos(a), (x,), lambda dy: (-dy * xp.sin(a),))
 
 
-def clip(x, x_min, x_max):
+def erf(x):
+    """The error function (:mod:`minicnn.nn.erf`, no SciPy); its derivative is 2/sqrt(pi) exp(-x**2)."""
     (a,), xp = _arrays(x)
-    y = xp.clip(a, x_min, x_max)
-    return result(y, (x,), lambda dy: (dy * ((a >= x_min) & (a <= x_max)),))
+    return result(_erf(a), (x,), lambda dy: (dy * (2 / np.sqrt(np.pi)) * xp.exp(-a * a),))
+
+
+def clip(x, x_min, x_max):
+    """``x`` limited to [x_min, x_max]; the gradient passes where x is inside (bounds included)."""
+    (a, lo, hi), xp = _arrays(x, -np.inf if x_min is None else x_min, np.inf if x_max is None else x_max)
+    y = xp.clip(a, lo, hi)
+    return result(y, (x,), lambda dy: (dy * ((a >= lo) & (a <= hi)),))
 
 
 def maximum(x1, x2):
+    """The elementwise larger, broadcasting; at a tie the gradient goes to ``x1``."""
     (a, b), xp = _arrays(x1, x2)
-    y = xp.maximum(a, b)
-    first = a >= b  # ties send the gradient to the first argument
-    return result(y, (x1, x2), lambda dy: (unbroadcast(dy * first, a.shape), unbroadcast(dy * ~first, b.shape)))
+    first = a >= b
+    return result(xp.maximum(a, b), (x1, x2),
+                  lambda dy: (unbroadcast(dy * first, a.shape), unbroadcast(dy * ~first, b.shape)))
 
 
 def minimum(x1, x2):
+    """The elementwise smaller, broadcasting; at a tie the gradient goes to ``x1``."""
     (a, b), xp = _arrays(x1, x2)
-    y = xp.minimum(a, b)
     first = a <= b
-    return result(y, (x1, x2), lambda dy: (unbroadcast(dy * first, a.shape), unbroadcast(dy * ~first, b.shape)))
+    return result(xp.minimum(a, b), (x1, x2),
+                  lambda dy: (unbroadcast(dy * first, a.shape), unbroadcast(dy * ~first, b.shape)))
 
 
 def where(condition, x1=None, x2=None):
-    """``x1`` where ``condition`` holds, else ``x2``; with the condition alone, its nonzero indexes."""
-    c = unwrap(condition)
-    if x1 is None and x2 is None:
-        return constant_result(_xp(c).nonzero(c), (condition,))
+    """``x1`` where ``condition`` holds, else ``x2`` (all three broadcast); each side's gradient is
+    the output's where it was picked. With the condition alone: a tuple of its nonzero indexes.
+
+    Raises:
+        ValueError: when only one of ``x1``, ``x2`` is given.
+    """
+    if (x1 is None) != (x2 is None):
+        raise ValueError("ops.where takes both x1 and x2, or neither (then it gives the condition's nonzero indexes).")
+    (c,), _ = _arrays(condition)
+    c = c.astype(bool, copy=False)
+    if x1 is None:
+        return tuple(constant_result(i, (condition,)) for i in c.nonzero())
     (a, b), xp = _arrays(x1, x2)
+    if get_array_module(c) is not xp:
+        c = xp.asarray(c)  # a host mask beside device values: an upload
     y = xp.where(c, a, b)
     return result(y, (condition, x1, x2),
-                  lambda dy: (None, unbroadcast(dy * c, a.shape), unbroadcast(dy * ~c.astype(bool), b.shape)))
+                  lambda dy: (None, unbroadcast(dy * c, a.shape), unbroadcast(dy * ~c, b.shape)))
 
 
 # -- comparisons (no gradient) ------------------------------------------------------------------------
@@ -193,7 +256,7 @@ def _compare(name):
         (a, b), xp = _arrays(x1, x2)
         return constant_result(getattr(xp, name)(a, b), (x1, x2))
     compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{name}`` (bool); no gradient."
+    compare.__doc__ = f"Elementwise ``{name}`` (bool), broadcasting; no gradient."
     return compare
 
 
@@ -204,175 +267,6 @@ logical_and, logical_or = _compare("logical_and"), _compare("logical_or")
 
 
 def logical_not(x):
+    """Elementwise not (bool); no gradient."""
     (a,), xp = _arrays(x)
     return constant_result(xp.logical_not(a), (x,))
-
-
-# -- reductions ---------------------------------------------------------------------------------------
-
-def _axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(a % ndim for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
-
-
-def _expand(dy, axes, keepdims):
-    """``dy`` of a reduction with its reduced axes back (size 1), to broadcast against the input."""
-    if keepdims:
-        return dy
-    for ax in sorted(axes):
-        dy = get_array_module(dy).expand_dims(dy, ax)
-    return dy
-
-
-def sum(x, axis=None, keepdims=False):
-    (a,), xp = _arrays(x)
-    axes = _axes(axis, a.ndim)
-    return result(a.sum(axis=axes, keepdims=keepdims), (x,),
-                  lambda dy: (xp.broadcast_to(_expand(dy, axes, keepdims), a.shape).copy(),))
-
-
-def mean(x, axis=None, keepdims=False):
-    (a,), xp = _arrays(x)
-    axes = _axes(axis, a.ndim)
-    n = int(np.prod([a.shape[i] for i in axes]))
-    return result(a.mean(axis=axes, keepdims=keepdims), (x,),
-                  lambda dy: (xp.broadcast_to(_expand(dy, axes, keepdims) / n, a.shape).copy(),))
-
-
-def var(x, axis=None, keepdims=False):
-    m = mean(x, axis=axis, keepdims=True)
-    return mean(square(subtract(x, m)), axis=axis, keepdims=keepdims)
-
-
-def std(x, axis=None, keepdims=False):
-    return sqrt(var(x, axis=axis, keepdims=keepdims))
-
-
-def _extreme(name):
-    def extreme(x, axis=None, keepdims=False):
-        (a,), xp = _arrays(x)
-        axes = _axes(axis, a.ndim)
-        y = getattr(a, name)(axis=axes, keepdims=True)
-
-        def backward(dy):
-            hit = a == y  # the gradient is shared among tied extremes
-            return (_expand(dy, axes, keepdims) * hit / hit.sum(axis=axes, keepdims=True),)
-        return result(y if keepdims else y.reshape([n for i, n in enumerate(a.shape) if i not in axes]), (x,), backward)
-    extreme.__name__ = name
-    extreme.__doc__ = f"The {name}imum over ``axis`` (all by default); ties share the gradient."
-    return extreme
-
-
-max, min = _extreme("max"), _extreme("min")
-amax, amin = max, min
-
-
-def argmax(x, axis=None, keepdims=False):
-    (a,), xp = _arrays(x)
-    return constant_result(xp.argmax(a, axis=axis, keepdims=keepdims), (x,))
-
-
-def argmin(x, axis=None, keepdims=False):
-    (a,), xp = _arrays(x)
-    return constant_result(xp.argmin(a, axis=axis, keepdims=keepdims), (x,))
-
-
-def prod(x, axis=None, keepdims=False):
-    (a,), xp = _arrays(x)
-    axes = _axes(axis, a.ndim)
-    y = a.prod(axis=axes, keepdims=True)
-    return result(y if keepdims else y.reshape([n for i, n in enumerate(a.shape) if i not in axes]), (x,),
-                  lambda dy: (_expand(dy, axes, keepdims) * y / a,))
-
-
-def cumsum(x, axis=None):
-    (a,), xp = _arrays(x)
-    if axis is None:
-        return cumsum(reshape(x, (-1,)), axis=0)
-    return result(xp.cumsum(a, axis=axis), (x,), lambda dy: (xp.flip(xp.cumsum(xp.flip(dy, axis), axis=axis), axis),))
-
-
-# -- products -----------------------------------------------------------------------------------------
-
-def matmul(x1, x2):
-    (a, b), xp = _arrays(x1, x2)
-    y = xp.matmul(a, b)
-
-    def backward(dy):
-        a2, b2 = (a[None] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
-        d2 = dy
-        if a.ndim == 1:
-            d2 = xp.expand_dims(d2, -2)
-        if b.ndim == 1:
-            d2 = xp.expand_dims(d2, -1)
-        da = xp.matmul(d2, xp.swapaxes(b2, -1, -2))
-        db = xp.matmul(xp.swapaxes(a2, -1, -2), d2)
-        da = da.reshape(da.shape[:-2] + (da.shape[-1],)) if a.ndim == 1 else da
-        db = db.reshape(db.shape[:-1]) if b.ndim == 1 else db
-        return unbroadcast(da, a.shape), unbroadcast(db, b.shape)
-    return result(y, (x1, x2), backward)
-
-
-def dot(x1, x2):
-    """NumPy's dot: a matrix product over the last axis of ``x1`` and the second-to-last of ``x2``
-    (a product with a number, a vector dot product)."""
-    a, b = unwrap(x1), unwrap(x2)
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
-        return multiply(x1, x2)
-    if np.ndim(b) <= 2:
-        return matmul(x1, x2)
-    return tensordot(x1, x2, axes=([-1], [-2]))
-
-
-def tensordot(x1, x2, axes=2):
-    (a, b), xp = _arrays(x1, x2)
-    if isinstance(axes, int):
-        axes = (list(range(a.ndim - axes, a.ndim)), list(range(axes)))
-    ax_a, ax_b = [i % a.ndim for i in axes[0]], [i % b.ndim for i in axes[1]]
-    y = xp.tensordot(a, b, axes=(ax_a, ax_b))
-    free_a = [i for i in range(a.ndim) if i not in ax_a]
-    free_b = [i for i in range(b.ndim) if i not in ax_b]
-
-    def backward(dy):
-        na = len(free_a)
-        da = xp.tensordot(dy, b, axes=(list(range(na, dy.ndim)), free_b))  # free_a then ax_b order of a
-        da = xp.transpose(da, np.argsort(free_a + ax_a))
-        db = xp.tensordot(a, dy, axes=(free_a, list(range(na))))
-        db = xp.transpose(db, np.argsort(ax_b + free_b))
-        return da, db
-    return result(y, (x1, x2), backward)
-
-
-def einsum(subscripts, *operands):
-    """``xp.einsum`` with its gradient: each operand's is the einsum of the output's gradient with
-    the other operands, onto that operand's subscripts (an axis summed away in that operand alone
-    gets the gradient broadcast back). Every axis named, none twice in one operand.
-
-    Raises:
-        ValueError: for ``...`` or a subscript repeated within one operand (a diagonal).
-    """
-    arrays, xp = _arrays(*operands)
-    spec = subscripts.replace(" ", "")
-    letters = spec.split("->")[0].replace(",", "")
-    ins, out = spec.split("->") if "->" in spec else (spec, "".join(sorted(c for c in set(letters)
-                                                                          if letters.count(c) == 1)))
-    ins = ins.split(",")
-    if "." in spec or any(len(set(sub)) != len(sub) for sub in ins):
-        raise ValueError(f"ops.einsum({subscripts!r}): '...' and a subscript repeated within one operand are not "
-                         "supported; name every axis once per operand.")
-    y = xp.einsum(f"{','.join(ins)}->{out}", *arrays)
-
-    def backward(dy):
-        grads = []
-        for i, (sub, a) in enumerate(zip(ins, arrays)):
-            others = [s for j, s in enumerate(ins) if j != i]
-            seen = out + "".join(others)
-            kept = "".join(c for c in sub if c in seen)
-            g = xp.einsum(f"{','.join([out] + others)}->{kept}", dy, *[b for j, b in enumerate(arrays) if j != i])
-            for k, c in enumerate(sub):
-                if c not in seen:
-                    g = xp.expand_dims(g, k)
-            grads.append(xp.broadcast_to(g, a.shape).astype(a.dtype))
-        return grads
-    return result(y, operands, backward)
