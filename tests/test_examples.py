@@ -240,3 +240,69 @@ def test_fashion_default_falls_back_to_the_shared_copy(example_module, monkeypat
 def test_fashion_shared_copy_is_beside_the_repository(example_module):
     fashion = example_module("fashion_mnist_conv")
     assert fashion.SHARED_COPY == EXAMPLES.parent.parent / "shared" / "data" / "fashion-mnist"
+
+
+FGSM_LINE = re.compile(r"^Test accuracy under FGSM, eps=([\d.]+): (\d\.\d{4})$", re.MULTILINE)
+
+
+def test_saliency_fgsm_example_writes_its_png_and_the_attack_lowers_accuracy(tmp_path):
+    out = run_example("mnist_saliency_fgsm", "--limit", "600", "--epochs", "1", "--seed", "0", "--batch-size", "64",
+                      "--epsilons", "0.1", "0.3", "--plot", "maps.png", cwd=tmp_path)
+    assert "Training on the embedded 10k MNIST sample" in out  # the sample is this example's default data
+    clean, attacked = accuracy_of(out), FGSM_LINE.findall(out)
+    assert [eps for eps, _ in attacked] == ["0.1", "0.3"], out[-2000:]
+    assert all(float(accuracy) < clean for _, accuracy in attacked), out[-2000:]
+    assert float(attacked[1][1]) <= float(attacked[0][1])  # a bigger step does at least as much harm
+    assert f"written to {tmp_path / 'maps.png'}" in out and os.listdir(tmp_path) == ["maps.png"]
+    matplotlib_image = pytest.importorskip("matplotlib.image")
+    image = matplotlib_image.imread(tmp_path / "maps.png")
+    assert image.shape[0] > 300 and image.shape[1] > 800  # three rows of eight digits
+
+
+def test_saliency_and_fgsm_of_a_linear_model_are_its_closed_forms(example_module):
+    """For logits x @ W, d logit_c / dx = W[:, c], and the crossentropy's gradient is (softmax - y) W^T."""
+    from minicnn import ops
+    example = example_module("mnist_saliency_fgsm")
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((784, 10)).astype(np.float32)
+    x = rng.uniform(0, 1, (5, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[[3, 1, 4, 1, 5]]
+
+    def logits_of(images):
+        return ops.matmul(ops.reshape(images, (-1, 784)), W)
+    maps, predicted = example.saliency(logits_of, x)
+    z = x.reshape(5, 784) @ W
+    assert predicted.tolist() == z.argmax(axis=1).tolist()
+    np.testing.assert_allclose(maps, np.abs(W[:, predicted].T).reshape(5, 28, 28))
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    step = np.sign((p - y) @ W.T).reshape(x.shape)
+    for eps, x_adv in zip([0.05, 0.3], example.fgsm(logits_of, x, y, [0.05, 0.3], batch_size=2)):
+        assert x_adv.dtype == np.float32
+        np.testing.assert_allclose(x_adv, np.clip(x + np.float32(eps) * step, 0, 1), atol=1e-7)
+
+
+def test_saliency_logits_are_the_models_outputs_before_its_softmax(example_module):
+    from minicnn import ops
+    example = example_module("mnist_saliency_fgsm")
+    model = example.build_model()
+    x = np.random.default_rng(0).uniform(0, 1, (3, 28, 28, 1)).astype(np.float32)
+    probabilities = ops.convert_to_numpy(ops.softmax(example.logits_function(model)(x)))
+    np.testing.assert_allclose(probabilities, model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_saliency_fgsm_example_flags(example_module, capsys):
+    main = example_module("mnist_saliency_fgsm").main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--epochs", "--batch-size", "--data", "--backend", "--plot", "--seed", "--limit", "--no-plot",
+                 "--epsilons"):
+        assert flag in help_text, flag
+    assert "(default mnist_saliency.png)" in help_text and "(default 0.05 0.1 0.2)" in help_text
+    for bad in ("0", "1.5", "-0.1"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--epsilons", bad])
+        assert exit_info.value.code == 2
+    assert "expected a step size in (0, 1]" in capsys.readouterr().err

@@ -69,7 +69,7 @@ def _extreme(name, pick):
 
         def backward(dy):
             hit = a == y  # tied extremes share the gradient; none gets it where ``initial`` won
-            count = xp.maximum(hit.sum(axis=axes, keepdims=True), 1)
+            count = xp.maximum(hit.sum(axis=axes, keepdims=True, dtype=a.dtype), 1)
             return (_expand(dy, axes, keepdims, xp) * hit / count,)
         return result(y if keepdims else y.reshape([n for i, n in enumerate(a.shape) if i not in axes]), (x,), backward)
     extreme.__name__ = name

@@ -136,9 +136,15 @@ def test_normalization(cp, shape, kind, trailing, groups, channels_last, weights
                                                param_grads=gamma is not None or beta is not None)
     assert y.shape == dx.shape == x.shape and y.dtype == dx.dtype == dtype
     assert mean.shape == rstd.shape == (view[0] * view[2],)
+    # dx is a difference of terms of size |dy| * rstd that nearly cancel (two values per group): its
+    # float32 error follows those terms, not dx itself.
+    terms = float(np.abs(dy).max() * to_numpy(rstd).max())
     for got, want in ((y, y_ref), (dx, dx_ref), (dgamma, dgamma_ref), (dbeta, dbeta_ref)):
         if want is not None:
-            np.testing.assert_allclose(to_numpy(got).reshape(want.shape), want, **ref.tolerance(dtype))
+            tol = ref.tolerance(dtype)
+            if got is dx:
+                tol = {**tol, "atol": max(tol["atol"], tol["rtol"] * terms)}
+            np.testing.assert_allclose(to_numpy(got).reshape(want.shape), want, **tol)
     if gamma is None and beta is None:
         assert dgamma is None and dbeta is None
 

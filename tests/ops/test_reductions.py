@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+import minicnn
 from minicnn import ops
 from ops.checks import check_op, distinct, positive
 
@@ -125,3 +126,14 @@ def test_reducing_everything_gives_a_0d_array_on_the_device(device):
         with device.no_transfers():
             total = ops.sum(x)
         assert device.get(total).shape == () and float(device.get(total)) == 15.0
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std", "prod", "logsumexp", "norm"])
+def test_float32_gradients_stay_float32(name):
+    """The training path keeps float32: a reduction's gradient too (max/min once came back float64,
+    divided by an integer count of ties)."""
+    x = positive((4, 3), 1).astype(np.float32)
+    with minicnn.GradientTape() as tape:
+        tape.watch(x)
+        y = ops.sum(getattr(ops, name)(x, axis=1))
+    assert tape.gradient(y, x).dtype == np.float32
