@@ -299,8 +299,8 @@ def _is_keras_file(filepath):
     try:
         with zipfile.ZipFile(filepath) as zf:
             return "config.json" in zf.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError):
+        return False  # not a readable zip (a damaged .npz among them): _read says what is wrong
 
 
 def load_model(filepath, custom_objects=None, compile=True):

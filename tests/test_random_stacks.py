@@ -84,9 +84,8 @@ def next_shape(spec, shape, data_format):
         OH, OW = out_length(H, k[0], s[0], padding), out_length(W, k[1], s[1], padding)
         F = spec["filters"] if kind == "conv" else C
         return (F, OH, OW) if data_format == "channels_first" else (OH, OW, F)
-    if kind == "dense":
-        need(len(shape) == 1)
-        return (spec["units"],)
+    if kind == "dense":  # Keras's Dense: the last axis, at every position of the others
+        return (*shape[:-1], spec["units"])
     if kind == "flatten":
         return (math.prod(shape),)
     if kind == "bn":
@@ -216,7 +215,7 @@ def test_random_stack(stack):
      "channels_first", (2, 7, 5), (2 * 2 * 2,)),
     ([{"kind": "conv", "filters": 1, "kernel": 6, "strides": 1, "padding": "valid", "activation": None}],
      "channels_last", (5, 5, 1), None),
-    ([{"kind": "dense", "units": 3, "activation": None}], "channels_last", (4, 4, 1), None),
+    ([{"kind": "dense", "units": 3, "activation": None}], "channels_last", (4, 4, 1), (4, 4, 3)),
 ])
 def test_reference_itself(specs, fmt, shape, expected):
     """The reference agrees with hand-computed Keras shapes."""
