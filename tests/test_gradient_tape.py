@@ -197,3 +197,45 @@ def test_saliency_the_gradient_wrt_a_models_input_matches_central_differences(tr
     assert float(s) == pytest.approx(score(x))
     committed = not all(np.array_equal(a, b) for a, b in zip(moving, bn.get_weights()[2:]))
     assert committed == training  # a training call on the tape moves BN's statistics, as Keras's does
+
+
+def test_fit_on_built_in_layers_never_enters_the_tape():
+    """The tape is a room of its own: fit, evaluate and predict of the tutorial CNN call no function of
+    minicnn/tape/ or minicnn/ops/ (seen by a profiler on the calling thread, where the plan runs its
+    steps). The same check sees the tape at once when one Lambda is added."""
+    import os
+    import sys
+    import threading
+
+    from minicnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    model = minicnn.Sequential([Conv2D(4, 3, activation="relu", input_shape=(10, 10, 1)), MaxPooling2D(),
+                                Dropout(0.25), Flatten(), Dense(5, activation="softmax")])
+    model.compile("adadelta", "categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 10, 10, 1), dtype=np.float32), np.eye(5, dtype=np.float32)[rng.integers(0, 5, 16)]
+    rooms = tuple(os.path.join(os.path.dirname(minicnn.__file__), d) + os.sep for d in ("tape", "ops"))
+    entered = set()
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename.startswith(rooms):
+            entered.add(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+    threading.setprofile(profiler)
+    sys.setprofile(profiler)
+    try:
+        model.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, verbose=0)
+        model.evaluate(x, y, verbose=0)
+        model.predict(x)
+        model.train_on_batch(x, y)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    assert entered == set()
+    with_lambda = minicnn.Sequential([*model.layers[:-1], minicnn.layers.Lambda(lambda t: t * 2.0),
+                                      model.layers[-1]])
+    with_lambda.compile("sgd", "categorical_crossentropy")
+    sys.setprofile(profiler)
+    try:
+        with_lambda.train_on_batch(x, y)
+    finally:
+        sys.setprofile(None)
+    assert any(name.endswith(":forward_user_layer") for name in entered)
