@@ -28,15 +28,17 @@ class Evaluator:
         self.compiled = False
         self._plans = {}
 
-    def _plan(self, nested=None, plain=False):
+    def _plan(self, nested=None, plain=False, input_grads=True):
         """The steps this model runs (minicnn.plan), keyed by what make_plan reads beyond the graph;
         ``nested``: the number of a call of this model as a layer of another (no loss, input
-        gradients wanted; each call its own plan); ``plain``: the plain steps even on the fast path."""
+        gradients wanted unless ``input_grads`` is False; each call its own plan; a key that
+        includes ``input_grads``); ``plain``: the plain steps even on the fast path."""
         losses = None if nested is not None or self._objectives is None else self._objectives.losses
         key = (backend.fast_path() and self._array_module() is np and not plain, nested,
                None if losses is None else tuple(getattr(l, "fused_softmax", False) for l in losses))
         if key not in self._plans:
-            self._plans[key] = make_plan(self._model_graph(), losses, key[0], input_grads=nested is not None)
+            self._plans[key] = make_plan(self._model_graph(), losses, key[0],
+                                         input_grads=nested is not None and input_grads)
         return self._plans[key]
 
     def _forward(self, xs, training=False):

@@ -241,15 +241,16 @@ class Model(Trainer):
     def update_state(self, caches, call=0):
         self._plan(nested=call).update_state(caches)
 
-    def _tape_forward(self, x, training, k):
+    def _tape_forward(self, x, training, k, input_grads=True):
         """Called on a GradientTape (:func:`minicnn.tape.call_layer`): the output(s) and the cache for
-        :meth:`_tape_backward`; ``k``: which call of this model on the open tape (each its own plan).
+        :meth:`_tape_backward`; ``k``: which call of this model on the open tape (each its own plan);
+        ``input_grads``: whether the tape follows the inputs (else their gradient is not computed).
         A training call commits BatchNormalization's moving statistics, as a Keras training step does.
         An inference call runs the plain steps (the tuned ones fold BatchNormalization into the
         convolution at inference, which has no backward) and keeps their caches."""
         xs = x if isinstance(x, list) else [x]
         self._ensure_built(xs[0])
-        plan = self._plan(nested=("tape", k), plain=not training)
+        plan = self._plan(nested=("tape", k, input_grads), plain=not training, input_grads=input_grads)
         with plan.running():
             outs, caches = plan.forward([self._to_batch([a])[0] for a in xs], bool(training), keep_caches=True)
         if training and plan.stateful:

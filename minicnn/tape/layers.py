@@ -33,7 +33,9 @@ def call_layer(layer, inputs, training=None, **kwargs):
     if not layer.built:
         layer.build([tuple(x.shape[1:]) for x in xs] if many else tuple(xs.shape[1:]))
     if _is_model(layer):  # its own plan, one per call on this tape (commits its state when training)
-        y, cache = layer._tape_forward(xs, training, _call_index(layer))
+        followed = any(t._follows(x) is not None for t in _stack() if not t._paused
+                       for x in (inputs if many else [inputs]))
+        y, cache = layer._tape_forward(xs, training, _call_index(layer), input_grads=followed)
         layer_backward = layer._tape_backward
     else:  # its step: the tuned one when training on the CPU's fast path (an inference call keeps a plain cache)
         step = _layer_step(layer, training)
