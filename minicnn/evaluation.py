@@ -155,18 +155,16 @@ class Evaluator:
         logs = {"loss": float(loss_sum) / seen}
         for (name, per_sample), s in zip(self._sum_names, count_sums):  # an output's loss, then the metrics
             logs[name] = float(s) / (seen if per_sample else float(count_sums[-1]))
-        for m in self._stateful_metrics:
-            logs[m.log_name] = float(m.state.result())
+        for m in self._metrics:
+            if m.state is not None:  # a stateful metric (keras.metrics.Metric): its own result
+                logs[m.log_name] = float(m.state.result())
         return logs
-
-    @property
-    def _stateful_metrics(self):
-        return [m for m in self._metrics if m.state is not None]
 
     def _reset_metric_states(self):
         """Reset the stateful metrics (keras.metrics.Metric) at the start of an epoch or an evaluation."""
-        for m in self._stateful_metrics:
-            m.state.reset_state()
+        for m in self._metrics:
+            if m.state is not None:
+                m.state.reset_state()
 
     def _results(self, logs):
         """Keras's return value: the loss alone without metrics, else [loss, metric...]."""

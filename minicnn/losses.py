@@ -70,6 +70,11 @@ class Loss:
 
     fused_softmax = False
     axis = -1
+    user_code = True  # a loss of one's own (a call() of its own, or no hand-written gradient): on the tape
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.user_code = cls.call is not Loss.call or cls._mean_and_gradient is Loss._mean_and_gradient
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         if reduction not in ops.REDUCTIONS:
@@ -110,8 +115,8 @@ class Loss:
         Raises:
             ValueError: for reduction "none", which leaves no single number to train on.
         """
-        from minicnn import user_losses
-        if user_losses.on_tape(self):  # a loss of one's own: its gradient from its call() on a tape
+        if self.user_code:  # a loss of one's own: its gradient from its call() on a tape
+            from minicnn import user_losses
             return user_losses.value_and_gradient(self, y_true, y_pred)
         shape = np.shape(y_pred)
         y_true, y_pred = self._inputs(y_true, y_pred)
@@ -143,8 +148,7 @@ class Loss:
     def check_targets(self, y, output_shape):
         """Raise ValueError when targets ``y`` (N, ...) cannot go with outputs (N, *output_shape);
         as in Keras, targets (N,) go with a one-unit output (1,)."""
-        from minicnn import user_losses
-        if user_losses.on_tape(self):
+        if self.user_code:
             return  # a loss of one's own takes the targets it is written for
         if tuple(y.shape[1:]) != tuple(output_shape) and not (y.ndim == 1 and tuple(output_shape) == (1,)):
             hint = (" The output still has image axes: a Dense layer applies to each position of an image; add "

@@ -30,11 +30,6 @@ class LossFunctionWrapper(Loss):
         return {"name": self.name, "reduction": self.reduction}
 
 
-def on_tape(loss):
-    """Whether ``loss`` is code of its user (a ``call`` of its own, or no hand-written gradient)."""
-    return type(loss).call is not Loss.call or type(loss)._mean_and_gradient is Loss._mean_and_gradient
-
-
 def reduce(values, sample_weight, reduction):
     """Keras's reduction of per-sample (or per-position) losses, in ops (so it records on a tape)."""
     if sample_weight is not None:
@@ -82,7 +77,7 @@ def loss_on_tape(loss, y_true, y_pred, sample_weight):
     Raises:
         ValueError: for a built-in loss with reduction "none" (use the default, or ops).
     """
-    if on_tape(loss):
+    if loss.user_code:
         return reduce(loss.call(y_true, y_pred), sample_weight, loss.reduction)
     if loss.reduction in ("none", None):
         raise ValueError(f"{loss.name} with reduction='none' cannot be differentiated on a GradientTape in minicnn; "

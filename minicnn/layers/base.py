@@ -100,6 +100,11 @@ class Layer:
 
     has_linear_part = False
     stateful = False
+    user_code = False  # whether the layer runs code of its user (a call() of its own) on the tape
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.user_code = cls.call is not Layer.call
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, kernel_regularizer=None, bias_regularizer=None,
@@ -231,10 +236,6 @@ class Layer:
         built-in layers define forward and backward instead."""
         raise NotImplementedError(f"{type(self).__name__} must define call")
 
-    @property
-    def user_code(self):
-        """Whether this layer runs code of its user (a ``call`` of its own) on the tape."""
-        return type(self).call is not Layer.call
 
     def __call__(self, inputs, training=None, **kwargs):
         """On arrays, the output for a batch (Keras's ``layer(x)``); on symbolic tensors

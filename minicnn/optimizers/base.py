@@ -43,6 +43,13 @@ def _check_number(value, what, owner, low=None, high=None, low_open=False, high_
     return value
 
 
+def _unzip(pairs, owner):
+    """The weights and the gradients of Keras's ``zip(grads, weights)``, as arrays (the tape gives
+    Tensors and Variables)."""
+    pairs = list(pairs)
+    return [_array(w, "weight", owner) for _, w in pairs], [_array(g, "gradient", owner) for g, _ in pairs]
+
+
 def _array(x, what, owner):
     """The array inside a Tensor or Variable of the tape (an array as it is).
 
@@ -138,10 +145,8 @@ class Optimizer:
             ValueError: for mismatched lengths or shapes (naming the weight), or a changed parameter count.
         """
         name = type(self).__name__
-        if grads is None:  # Keras's zip(grads, weights); Tensors and Variables as the tape gives them
-            pairs = list(params)
-            grads = [_array(g, "gradient", name) for g, _ in pairs]
-            params = [_array(w, "weight", name) for _, w in pairs]
+        if grads is None:  # Keras's zip(grads, weights)
+            params, grads = _unzip(params, name)
         if len(params) != len(grads):
             raise ValueError(f"{name}: got {len(params)} parameters but {len(grads)} gradients; pass one per parameter.")
         if names is not None and len(names) != len(params):
