@@ -46,6 +46,9 @@ def _builtin(class_name):
         return Model
     if class_name == "Sequential":
         return Sequential
+    if class_name == "OpLayer":  # a keras.ops call in a functional graph (minicnn.ops.symbolic)
+        from minicnn.ops.symbolic import OpLayer
+        return OpLayer
     cls = getattr(layers, class_name, None)
     return cls if isinstance(cls, type) and issubclass(cls, layers.Layer) else None
 

@@ -14,6 +14,9 @@ groups them: :mod:`minicnn.ops.numpy` (elementwise arithmetic and comparisons),
 ``keras.backend`` functions (``K.sum``...) are these under their old names:
 :mod:`minicnn.ops.backend_functions`.
 
+On symbolic tensors (``keras.Input`` and layer outputs) an op makes a node of the graph instead
+(:mod:`minicnn.ops.symbolic`), as Keras 3's functional models allow.
+
 The layers' own arithmetic, with its hand-written backwards, is in :mod:`minicnn.nn`.
 """
 from minicnn.ops.core import *  # noqa: F401,F403
@@ -31,3 +34,7 @@ from minicnn.tape import install_operators
 
 install_operators()  # Tensor's +, *, [], ... are these ops
 del install_operators
+
+from minicnn.ops import symbolic as _symbolic  # noqa: E402
+
+_symbolic.install(globals())  # on keras.Input tensors, each op is a node of the graph (an OpLayer)

@@ -146,7 +146,7 @@ def forward_user_layer(layer, x, training):
     :class:`UserCache`.
 
     Raises:
-        TypeError: when ``call`` returns something other than one array.
+        TypeError: when ``call`` returns something other than an array or a list of them.
     """
     many = isinstance(x, (list, tuple))
     inputs = [Tensor(a) for a in x] if many else [Tensor(x)]
@@ -156,18 +156,25 @@ def forward_user_layer(layer, x, training):
             tape.watch(inputs)
         y = call_user_code(layer, inputs if many else inputs[0], training)
     _take_added(losses)
-    if not isinstance(y, Tensor):
-        if not hasattr(y, "shape"):
-            raise TypeError(f"{layer.name}: call() returned {type(y).__name__}; a layer's call must return one "
-                            "array (a Tensor of minicnn.ops, or a NumPy/CuPy array).")
-        y = Tensor(y)
-    return y.data, (UserCache(tape, inputs, many, y, losses) if follow else None)
+    outputs = [_as_tensor(layer, t) for t in y] if isinstance(y, (list, tuple)) else _as_tensor(layer, y)
+    data = [t.data for t in outputs] if isinstance(outputs, list) else outputs.data
+    return data, (UserCache(tape, inputs, many, outputs, losses) if follow else None)
+
+
+def _as_tensor(layer, y):
+    if isinstance(y, Tensor):
+        return y
+    if not hasattr(y, "shape"):
+        raise TypeError(f"{layer.name}: call() returned {type(y).__name__}; a layer's call must return an array "
+                        "(a Tensor of minicnn.ops, or a NumPy/CuPy array), or a list of them.")
+    return Tensor(y)
 
 
 def backward_user_layer(layer, dy, cache):
     """A custom layer's backward from its forward's tape: dx (a list for a list of inputs) and the
     gradients of ``layer.trainable_weights`` (its sublayers' included), in that order."""
-    seeds = [] if dy is None else [(id(cache.output), cache.output.data, dy)]
+    outputs, dys = (cache.output, dy) if isinstance(cache.output, list) else ([cache.output], [dy])
+    seeds = [(id(t), t.data, d) for t, d in zip(outputs, dys or [None] * len(outputs)) if d is not None]
     seeds += [(id(v), v.data, get_array_module(v.data).asarray(cache.share, dtype=v.dtype)) for v in cache.losses]
     grads = backpropagate(cache.tape._records, seeds)
     dxs = [_or_zeros(grads.get(id(t)), t.data) for t in cache.inputs]
