@@ -6,8 +6,9 @@
 1. ``Sequential``, ``train_on_batch``: the planner's steps, no tape (the reference).
 2. A subclassed ``keras.Model`` whose ``call`` is a chain of layer calls: traced once into the same
    graph (minicnn.subclassing), so it should cost what 1 costs.
-3. The same subclassed model with one op of ``minicnn.ops`` in ``call`` (``ops.relu`` on the
-   flattened features): the trace fails and ``call`` runs on the tape, each layer one record.
+3. The same subclassed model whose ``call`` reads the batch size from its tensor (``ops.reshape(h,
+   (h.shape[0], -1))`` for Flatten): Python that looks at values, so the trace fails and ``call``
+   runs on the tape, each layer one record.
 4. A custom training loop, Keras's guide shape: ``GradientTape``, ``model(x, training=True)`` (the
    Sequential as one record), a loss object, ``tape.gradient``, ``optimizer.apply_gradients``.
 5. The two Dense layers written as custom layers (``add_weight`` + ``ops.matmul`` in ``call``): every
@@ -31,7 +32,7 @@ from minicnn.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D
 
 
 class Net(minicnn.Model):
-    """The tutorial CNN as a subclassed model; ``tape_op`` puts one op of minicnn.ops in ``call``."""
+    """The tutorial CNN as a subclassed model; ``tape_op``: its call reads the batch size (not traceable)."""
 
     def __init__(self, tape_op=False, dense=Dense):
         super().__init__()
@@ -44,9 +45,9 @@ class Net(minicnn.Model):
         self.dense2 = dense(10, activation="softmax")
 
     def call(self, x, training=False):
-        h = self.flat(self.drop1(self.pool(self.conv2(self.conv1(x))), training=training))
-        if self.tape_op:
-            h = ops.relu(h)  # the values are >= 0 already: the same model, but not a graph of layer calls
+        h = self.drop1(self.pool(self.conv2(self.conv1(x))), training=training)
+        # the same model; reading the batch size (None when traced) makes call run on the tape
+        h = ops.reshape(h, (h.shape[0], -1)) if self.tape_op else self.flat(h)
         return self.dense2(self.drop2(self.dense1(h), training=training))
 
 

@@ -11,12 +11,12 @@
             return self.out(self.flat(self.conv(x)))
 
 When the model first sees data (or ``model.build(shape)``), :func:`build` calls ``call`` once on a
-symbolic ``keras.Input``. If every step of ``call`` is a layer call, that records the same graph a
-functional model has, and the model trains on the planner's fast path like one (where ``call``
-takes ``training``, it is traced with both values and must give one graph). Anything else in
-``call`` (ops on tensors, Python that looks at values) makes the trace fail, and the model runs
-``call`` on the tape instead, as one step of a one-step graph (:class:`CallLayer`): slower, but any
-code runs. :func:`traced` tells which.
+symbolic ``keras.Input``. If every step of ``call`` is a layer call or a keras.ops call, that
+records the same graph a functional model has, and the model trains on the planner's fast path like
+one (where ``call`` takes ``training``, it is traced with both values and must give one graph).
+Anything else in ``call`` (Python that looks at values, such as the batch size, NumPy on tensors)
+makes the trace fail, and the model runs ``call`` on the tape instead, as one step of a one-step
+graph (:class:`CallLayer`): slower, but any code runs. :func:`traced` tells which.
 """
 from minicnn import graph, tape
 from minicnn.layers.base import Layer
