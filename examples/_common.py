@@ -44,6 +44,16 @@ def parser(description, epochs=12, batch_size=128, data_metavar="PATH|mnist|samp
     return p
 
 
+def figure_option(p, default, what):
+    """Make ``--plot`` write this example's own figure (``what``) to ``default`` unless told another
+    PNG, and add ``--no-plot`` (the shared ``--plot`` is the training history's)."""
+    for action in p._actions:
+        if action.dest == "plot":
+            action.default = action.const = default
+            action.help = f"save the PNG of {what} there (default {default})"
+    p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no PNG")
+
+
 def setup(args):
     """Apply --backend and --seed; exits with the reason when the asked-for backend is unavailable."""
     if args.backend:

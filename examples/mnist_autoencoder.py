@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import limit, load_mnist, parser, setup  # noqa: E402
+from _common import figure_option, limit, load_mnist, parser, setup  # noqa: E402
 
 import minicnn  # noqa: E402
 from minicnn import Model  # noqa: E402
@@ -127,11 +127,7 @@ def epoch_timer(times):
 
 def main(argv=None):
     p = parser(__doc__.splitlines()[0], epochs=30)
-    for action in p._actions:  # the shared --plot is the history plot's; here it is the digits' picture
-        if action.dest == "plot":
-            action.default = action.const = PLOT
-            action.help = f"save the PNG of noisy, denoised and clean test digits there (default {PLOT})"
-    p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no PNG")
+    figure_option(p, PLOT, "noisy, denoised and clean test digits")
     args = p.parse_args(argv)
     setup(args)
     missing = matplotlib_missing() if args.plot else None

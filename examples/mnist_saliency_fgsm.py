@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import limit, load_mnist, parser, prepare_images, setup  # noqa: E402
+from _common import figure_option, limit, load_mnist, parser, prepare_images, setup  # noqa: E402
 from mnist_autoencoder import matplotlib_missing  # noqa: E402
 from mnist_conv import build_model  # noqa: E402
 
@@ -129,11 +129,7 @@ def save_figure(path, x, labels, maps, predicted, x_adv, predicted_adv, eps):
 def main(argv=None):
     p = parser(__doc__.splitlines()[0], epochs=2, data_help=DATA_HELP)
     p.set_defaults(data="sample")  # the point is the gradients, not the training: the quick, offline data
-    for action in p._actions:  # the shared --plot is the history plot's; here it is the saliency figure
-        if action.dest == "plot":
-            action.default = action.const = PLOT
-            action.help = f"save the PNG of digits, saliency maps and attacked digits there (default {PLOT})"
-    p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no PNG")
+    figure_option(p, PLOT, "digits, saliency maps and attacked digits")
     p.add_argument("--epsilons", type=epsilon, nargs="+", default=list(EPSILONS), metavar="EPS",
                    help="the attack's step sizes, in the pixel units of [0, 1] (default "
                         f"{' '.join(str(e) for e in EPSILONS)})")

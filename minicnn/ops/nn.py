@@ -125,44 +125,40 @@ def _padding(padding):
     return padding
 
 
+def _convolution(plain, inputs, kernel, data_format, *geometry):
+    """A convolution-like plain op (``plain``: its module's forward and backward) on ``inputs`` with
+    ``kernel``, no bias, in the user's data format; one record with the op's own backward."""
+    forward, backward_op = plain
+    (x, w), xp = _arrays(inputs, kernel)
+    y, cache = forward(_nhwc(x, data_format, xp), w, None, *geometry)
+
+    def backward(dy):
+        dx, dw, _ = backward_op(_nhwc(dy, data_format, xp), cache)
+        return _back(dx, data_format, xp), dw
+    return result(_back(y, data_format, xp), (inputs, kernel), backward)
+
+
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """The 2-D convolution of ``inputs`` with ``kernel`` (KH, KW, C, F), no bias: im2col and one
     matrix product (:func:`minicnn.nn.conv.conv2d_forward`)."""
-    (x, w), xp = _arrays(inputs, kernel)
-    y, cache = conv_ops.conv2d_forward(_nhwc(x, data_format, xp), w, None, _pair(strides, "strides"),
-                                       _padding(padding), _pair(dilation_rate, "dilation_rate"))
-
-    def backward(dy):
-        dx, dw, _ = conv_ops.conv2d_backward(_nhwc(dy, data_format, xp), cache)
-        return _back(dx, data_format, xp), dw
-    return result(_back(y, data_format, xp), (inputs, kernel), backward)
+    return _convolution((conv_ops.conv2d_forward, conv_ops.conv2d_backward), inputs, kernel, data_format,
+                        _pair(strides, "strides"), _padding(padding), _pair(dilation_rate, "dilation_rate"))
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """The depthwise 2-D convolution with ``kernel`` (KH, KW, C, M): output channel c*M + m."""
-    (x, w), xp = _arrays(inputs, kernel)
-    y, cache = depthwise_ops.depthwise_conv2d_forward(_nhwc(x, data_format, xp), w, None, _pair(strides, "strides"),
-                                                      _padding(padding), _pair(dilation_rate, "dilation_rate"))
-
-    def backward(dy):
-        dx, dw, _ = depthwise_ops.depthwise_conv2d_backward(_nhwc(dy, data_format, xp), cache)
-        return _back(dx, data_format, xp), dw
-    return result(_back(y, data_format, xp), (inputs, kernel), backward)
+    return _convolution((depthwise_ops.depthwise_conv2d_forward, depthwise_ops.depthwise_conv2d_backward),
+                        inputs, kernel, data_format, _pair(strides, "strides"), _padding(padding),
+                        _pair(dilation_rate, "dilation_rate"))
 
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
                    dilation_rate=1):
     """The transposed 2-D convolution with ``kernel`` (KH, KW, F, C), as Conv2DTranspose computes it."""
-    (x, w), xp = _arrays(inputs, kernel)
-    y, cache = conv_transpose_ops.conv2d_transpose_forward(
-        _nhwc(x, data_format, xp), w, None, _pair(strides, "strides"), _padding(padding),
-        None if output_padding is None else _pair(output_padding, "output_padding"),
-        _pair(dilation_rate, "dilation_rate"))
-
-    def backward(dy):
-        dx, dw, _ = conv_transpose_ops.conv2d_transpose_backward(_nhwc(dy, data_format, xp), cache)
-        return _back(dx, data_format, xp), dw
-    return result(_back(y, data_format, xp), (inputs, kernel), backward)
+    return _convolution((conv_transpose_ops.conv2d_transpose_forward, conv_transpose_ops.conv2d_transpose_backward),
+                        inputs, kernel, data_format, _pair(strides, "strides"), _padding(padding),
+                        None if output_padding is None else _pair(output_padding, "output_padding"),
+                        _pair(dilation_rate, "dilation_rate"))
 
 
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
