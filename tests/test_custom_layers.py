@@ -250,3 +250,29 @@ def test_set_weights_of_a_model_with_a_layer_holding_a_sublayer():
     other.set_weights(model.get_weights())
     x = np.random.default_rng(0).standard_normal((4, 3)).astype("float32")
     np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_numpy_inside_call_is_refused_where_it_would_stop_the_gradient():
+    """np.tanh on a followed Tensor cannot record: training such a layer raises, saying to use ops,
+    instead of leaving its weights (and those before it) silently untrained; predict still runs."""
+    class NumpyInCall(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2), name="w")
+
+        def call(self, x):
+            return np.tanh(ops.matmul(x, self.w))
+
+    class ConstantOut(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2), name="w")
+
+        def call(self, x):
+            return np.zeros((len(x), 2), np.float32)
+
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    for layer, words in ((NumpyInCall(), r"ops\.tanh\(x\), not np\.tanh\(x\)"), (ConstantOut(), "could not train")):
+        model = keras.Sequential([keras.layers.Dense(3, input_shape=(3,)), layer])
+        model.compile("sgd", "mse")
+        with pytest.raises(TypeError, match=words):
+            model.fit(x, y, verbose=0)
+        assert model.predict(x).shape == (4, 2)

@@ -25,17 +25,21 @@ def _xp(*xs):
 
 
 def _arrays(*xs):
-    """The arrays of ``xs`` and their namespace. A Python number takes the dtype of the first array
-    beside it where that array is float, or where both are integers; with no array beside it, a
-    float is float32 (Keras's floatx). A NumPy scalar keeps its dtype, as in NumPy. Nested lists
-    become arrays (float32 for floats)."""
+    """The arrays of ``xs`` and their namespace. A number (Python's or NumPy's, such as
+    ``np.sqrt(2.0)``) takes the dtype of the first array beside it where that array is float, or
+    where both are integers, as Keras's weak typing does (a float32 tensor times a float64 scalar stays
+    float32); with no array beside it, a Python float is float32 (Keras's floatx) and a NumPy scalar
+    keeps its dtype. Nested lists become arrays (float32 for floats)."""
     arrays = [unwrap(x) for x in xs]
     xp = _xp(*arrays)
-    like = next((a for a in arrays if hasattr(a, "shape")), None)
+    array = next((a for a in arrays if hasattr(a, "shape") and not isinstance(a, np.generic)), None)
+    scalar = next((a for a in arrays if isinstance(a, np.generic)), None)
     out = []
     for a in arrays:
-        if isinstance(a, numbers.Number) and not isinstance(a, (bool, np.generic)):
-            floating = isinstance(a, float)
+        generic = isinstance(a, np.generic)
+        if isinstance(a, numbers.Number) and not isinstance(a, bool) and (array is not None or not generic):
+            floating = isinstance(a, (float, np.floating))
+            like = array if array is not None or generic else scalar
             if like is not None and (like.dtype.kind == "f" or not floating and like.dtype.kind in "iu"):
                 dtype = like.dtype
             else:
@@ -49,6 +53,13 @@ def _arrays(*xs):
             a = xp.asarray(a)  # a host constant beside device arrays (a loss's target): uploaded
         out.append(a)
     return out, xp
+
+
+def _floats(*xs):
+    """:func:`_arrays`, integers and booleans made float32 (Keras's floatx): what ops with a
+    fractional result (divide, sqrt, exp, log, mean...) take, as Keras's do."""
+    arrays, xp = _arrays(*xs)
+    return [a if a.dtype.kind in "fc" else a.astype(backend.floatx()) for a in arrays], xp
 
 
 def unbroadcast(g, shape):
@@ -83,7 +94,7 @@ def multiply(x1, x2):
 
 def divide(x1, x2):
     """``x1 / x2``, broadcasting."""
-    (a, b), _ = _arrays(x1, x2)
+    (a, b), _ = _floats(x1, x2)
     y = a / b
     return result(y, (x1, x2), lambda dy: (unbroadcast(dy / b, a.shape), unbroadcast(-dy * y / b, b.shape)))
 
@@ -144,48 +155,48 @@ def square(x):
 
 def sqrt(x):
     """The square root."""
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     y = xp.sqrt(a)
     return result(y, (x,), lambda dy: (dy / (2 * y),))
 
 
 def rsqrt(x):
     """``1 / sqrt(x)``."""
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     y = 1 / xp.sqrt(a)
     return result(y, (x,), lambda dy: (-0.5 * dy * y / a,))
 
 
 def reciprocal(x):
     """``1 / x``."""
-    (a,), _ = _arrays(x)
+    (a,), _ = _floats(x)
     y = 1 / a
     return result(y, (x,), lambda dy: (-dy * y * y,))
 
 
 def exp(x):
     """``e ** x``."""
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     y = xp.exp(a)
     return result(y, (x,), lambda dy: (dy * y,))
 
 
 def expm1(x):
     """``exp(x) - 1``, exact near 0."""
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     y = xp.expm1(a)
     return result(y, (x,), lambda dy: (dy * (y + 1),))
 
 
 def log(x):
     """The natural logarithm."""
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     return result(xp.log(a), (x,), lambda dy: (dy / a,))
 
 
 def log1p(x):
     """``log(1 + x)``, exact near 0."""
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     return result(xp.log1p(a), (x,), lambda dy: (dy / (1 + a),))
 
 
@@ -195,13 +206,13 @@ def sin(x):
 
 
 def cos(x):
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     return result(xp.cos(a), (x,), lambda dy: (-dy * xp.sin(a),))
 
 
 def erf(x):
     """The error function (:mod:`minicnn.nn.erf`, no SciPy); its derivative is 2/sqrt(pi) exp(-x**2)."""
-    (a,), xp = _arrays(x)
+    (a,), xp = _floats(x)
     return result(_erf(a), (x,), lambda dy: (dy * (2 / np.sqrt(np.pi)) * xp.exp(-a * a),))
 
 
@@ -214,7 +225,7 @@ def clip(x, x_min, x_max):
 
 def maximum(x1, x2):
     """The elementwise larger, broadcasting; at a tie the gradient goes to ``x1``."""
-    (a, b), xp = _arrays(x1, x2)
+    (a, b), xp = _floats(x1, x2)
     first = a >= b
     return result(xp.maximum(a, b), (x1, x2),
                   lambda dy: (unbroadcast(dy * first, a.shape), unbroadcast(dy * ~first, b.shape)))

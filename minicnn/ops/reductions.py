@@ -4,7 +4,7 @@ each with its backward for the tape: the output's gradient spread back over the 
 import numpy as np
 
 from minicnn.ops.core import cast
-from minicnn.ops.numpy import _arrays, abs, divide, multiply, not_equal, power, sqrt, square, subtract
+from minicnn.ops.numpy import _arrays, _floats, abs, divide, multiply, not_equal, power, sqrt, square, subtract
 from minicnn.ops.shaping import reshape, squeeze
 from minicnn.tape import constant_result, result
 
@@ -42,8 +42,8 @@ def sum(x, axis=None, keepdims=False):
 
 
 def mean(x, axis=None, keepdims=False):
-    """The mean over ``axis`` (all by default)."""
-    (a,), xp = _arrays(x)
+    """The mean over ``axis`` (all by default); float32 for integers, as Keras's."""
+    (a,), xp = _floats(x)
     axes = _axes(axis, a.ndim)
     n = int(np.prod([a.shape[i] for i in axes]))
     return result(a.mean(axis=axes, keepdims=keepdims), (x,), lambda dy: (_spread(dy / n, a, axes, keepdims, xp),))

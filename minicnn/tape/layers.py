@@ -157,8 +157,16 @@ def forward_user_layer(layer, x, training):
         y = call_user_code(layer, inputs if many else inputs[0], training)
     _take_added(losses)
     outputs = [_as_tensor(layer, t) for t in y] if isinstance(y, (list, tuple)) else _as_tensor(layer, y)
+    if follow and layer.trainable_weights and not any(id(t) in tape._followed for t in _as_list(outputs)):
+        raise TypeError(f"{layer.name}: call()'s output does not come from its weights through minicnn.ops, so "
+                        "they could not train. Compute it with minicnn.ops (or the Tensor operators) from the "
+                        "inputs and the weights add_weight returned.")
     data = [t.data for t in outputs] if isinstance(outputs, list) else outputs.data
     return data, (UserCache(tape, inputs, many, outputs, losses) if follow else None)
+
+
+def _as_list(outputs):
+    return outputs if isinstance(outputs, list) else [outputs]
 
 
 def _as_tensor(layer, y):

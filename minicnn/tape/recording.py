@@ -17,6 +17,11 @@ def _stack():
     return _local.tapes
 
 
+def follows(x):
+    """Whether a recording tape of this thread follows ``x``."""
+    return any(not t._paused and t._followed is not None and _key(x) in t._followed for t in _stack())
+
+
 def recording():
     """Whether a tape of this thread is recording."""
     return any(not t._paused for t in _stack())

@@ -22,6 +22,17 @@ class Tensor:
         return backend.to_numpy(self.data)
 
     def __array__(self, dtype=None, copy=None):
+        """A NumPy array of the values (``np.asarray(t)``).
+
+        Raises:
+            TypeError: while an open GradientTape follows this Tensor: NumPy cannot record, so its
+                gradient would silently stop there (the ops of minicnn.ops record).
+        """
+        from minicnn.tape.recording import follows
+        if follows(self):
+            raise TypeError("A NumPy function was given a Tensor that a GradientTape follows: NumPy cannot record, "
+                            "so the gradient would stop there. Use minicnn.ops (ops.tanh(x), not np.tanh(x)), or "
+                            "t.numpy() for a value you only want to look at.")
         a = backend.to_numpy(self.data)
         return a if dtype is None else a.astype(dtype)
 

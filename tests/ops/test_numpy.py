@@ -175,3 +175,15 @@ def test_float32_stays_float32_with_python_numbers(name):
 def test_unary_float32_stays_float32(name):
     y = getattr(ops, name)(positive((3,), 0).astype(np.float32))
     assert type(y) is np.ndarray and y.dtype == np.float32
+
+
+def test_numbers_are_weak_beside_arrays_and_fractional_ops_make_integers_float32():
+    """Keras's typing: a float32 tensor times np.sqrt(2.0) (a float64 NumPy scalar) stays float32; mean,
+    divide, sqrt, exp and log of integers are float32 (floatx), not NumPy's float64."""
+    x = np.ones((2, 3), np.float32)
+    assert ops.multiply(x, np.sqrt(2.0)).dtype == np.float32
+    assert ops.add(np.float64(1.0), x).dtype == np.float32
+    assert ops.power(np.float64(2.0), 0.5).dtype == np.float64  # scalars alone keep NumPy's rules
+    for fn in (ops.mean, ops.sqrt, ops.exp, ops.log1p, lambda a: ops.divide(a, 2)):
+        assert fn(np.arange(1, 4)).dtype == np.float32
+    assert ops.multiply(np.arange(3), 2).dtype == np.arange(3).dtype
