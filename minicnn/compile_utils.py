@@ -58,20 +58,25 @@ def _is_serialized(value):
     return set(value) <= {"class_name", "config"} and "class_name" in value
 
 
-def resolve(loss, loss_weights, metrics, output_names):
+def resolve(loss, loss_weights, metrics, output_names, losses_added=False):
     """The :class:`Objectives` of ``compile(loss=..., loss_weights=..., metrics=...)`` for a model
     whose outputs are called ``output_names``.
+
+    ``losses_added``: the model has layers of its user's, which may add the loss (``loss`` may be None).
 
     Raises:
         ValueError/TypeError: for a missing loss, names that are not outputs, lists of the wrong
             length, non-numeric loss weights, and unknown losses or metrics; TypeError for
             ``metrics`` that is none of a list, a dict, a name, a metric object or a function.
     """
-    if loss is None:
-        raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'.")
+    if loss is None and not losses_added:
+        raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy' (only a model whose own "
+                         "layers call add_loss may leave it out).")
     multi = len(output_names) > 1
-    losses = [None if l is None else losses_mod.get(l) for l in _per_output(loss, output_names, "loss", True)]
-    if all(l is None for l in losses):
+    # No loss: the model's own layers add it (a VAE's add_loss), as Keras allows.
+    losses = [None] * len(output_names) if loss is None else \
+        [None if l is None else losses_mod.get(l) for l in _per_output(loss, output_names, "loss", True)]
+    if loss is not None and all(l is None for l in losses):
         raise ValueError(f"compile: the loss dict names none of the outputs {output_names}.")
     weights = _per_output(1.0 if loss_weights is None else loss_weights, output_names, "loss_weights", True)
     for name, w in zip(output_names, weights):

@@ -34,11 +34,12 @@ class Model(Trainer):
         super().__init__()
         inputs = input if inputs is None else inputs  # Keras 1: Model(input=..., output=...)
         outputs = output if outputs is None else outputs
-        from minicnn.layers.base import unique_name
-        self.name = name or unique_name(self._default_name())
+        from minicnn.layers.base import _snake, unique_name
+        self._subclassed, self._tape_mode = type(self).call is not Model.call, False
+        # Keras names a subclassed model after its class (Net -> "net"), a functional one "functional".
+        self.name = name or unique_name(_snake(type(self).__name__) if self._subclassed else self._default_name())
         self._inbound_nodes = []
         self._graph = self._leaves = None
-        self._subclassed, self._tape_mode = type(self).call is not Model.call, False
         self._input_keys = self._output_keys = None  # a subclassed model: one input, one output until built
         self._single_input = self._single_output = True
         if inputs is not None or outputs is not None or (type(self) is Model):
@@ -257,6 +258,23 @@ class Model(Trainer):
             plan.update_state(caches)
         return (outs if len(outs) > 1 else outs[0]), (plan, caches)
 
+    def _run_on_tape(self, x, training):
+        """Called on a GradientTape when the model holds layers of its user's: the graph node by node,
+        each layer called on the tape (a built-in one as one record, a custom one op by op), so that
+        what their ``add_loss`` gives is on the tape too (``sum(model.losses)`` in a custom loop)."""
+        from minicnn import ops, tape
+        xs = [x[k] for k in self._input_keys] if isinstance(x, dict) and self._input_keys else \
+            list(x) if isinstance(x, (list, tuple)) else [x]
+        self._ensure_built(tape.unwrap(xs[0]))
+        dtype = self._dtype()
+        values = {id(t): (a if tape.unwrap(a).dtype == dtype else ops.cast(a, dtype))
+                  for t, a in zip(self._graph.inputs, xs)}
+        for node in self._graph.nodes:
+            args = [values[id(t)] for t in node.inputs]
+            out = tape.call_layer(node.layer, args if node.list_input else args[0], training)
+            values.update(zip([id(t) for t in node.outputs], out if isinstance(out, list) else [out]))
+        return self._output_structure([values[id(t)] for t in self._graph.outputs])
+
     def _tape_backward(self, dy, cache):
         plan, caches = cache
         with plan.running():
@@ -290,6 +308,16 @@ class Model(Trainer):
     def non_trainable_weights(self):
         trainable = {id(w) for w in self.trainable_weights}
         return [w for w in self.weights if id(w) not in trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    @property
+    def losses(self):
+        """The values the layers' ``add_loss`` gave in their last calls (Keras's ``model.losses``: a custom
+        training loop adds ``sum(model.losses)`` to its loss)."""
+        return [v for layer in self.layers for v in layer.losses]
 
     def _named_weights(self):
         """(``layer/weight`` name, array) for each of :attr:`weights`."""

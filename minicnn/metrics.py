@@ -131,11 +131,15 @@ class MeanMetricWrapper:
         if sample_weight is not None:
             return (self.per_sample(y_true, y_pred) * sample_weight).sum()
         v = self._fn(y_true, y_pred, **self._kwargs)
+        if v.ndim == 0:  # a function that gives the batch's mean (Keras 2's K.mean(...)): for every sample
+            return v.astype("float64") * y_pred.shape[0]
         return v.sum(dtype="float64") * (v.shape[0] / v.size)
 
     def per_sample(self, y_true, y_pred):
         """Each sample's mean value (N,), float64, on y_pred's device, in one pass."""
         v = self._fn(y_true, y_pred, **self._kwargs)
+        if v.ndim == 0:
+            return get_array_module(v).full(y_pred.shape[0], v, dtype="float64")
         return v.reshape(v.shape[0], math.prod(v.shape[1:])).mean(axis=1, dtype="float64")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -143,12 +147,14 @@ class MeanMetricWrapper:
         y_true, y_pred, sample_weight = unwrap(y_true), unwrap(y_pred), unwrap(sample_weight)
         if sample_weight is not None:
             sample_weight = get_array_module(y_pred).asarray(sample_weight)
-        self._total += float(self.batch_sum(y_true, y_pred, sample_weight))
-        self._count += y_pred.shape[0] if sample_weight is None else float(sample_weight.sum())
+        # The sums stay where the arrays are: no host round trip per batch on the GPU (result() reads them).
+        self._total = self._total + self.batch_sum(y_true, y_pred, sample_weight)
+        self._count = self._count + (y_pred.shape[0] if sample_weight is None else sample_weight.sum())
 
     def result(self):
         """The (weighted) mean over the samples seen since the last reset (0.0 before any)."""
-        return self._total / self._count if self._count else 0.0
+        count = float(self._count)
+        return float(self._total) / count if count else 0.0
 
     def reset_state(self):
         self._total, self._count = 0.0, 0

@@ -1,4 +1,5 @@
-"""The one random generator every random draw in minicnn uses (initialisers, dropout, shuffling).
+"""The one random generator every random draw in minicnn uses (initialisers, dropout, shuffling),
+and Keras 3's ``keras.random`` (``normal``, ``uniform``, ``randint``, ``SeedGenerator``) for the user's code.
 
 ``set_seed(seed)`` (public as ``minicnn.utils.set_random_seed``) reseeds it, and NumPy's global
 generator too. Without ``set_seed`` the generator takes its seed from NumPy's global generator
@@ -80,3 +81,43 @@ def set_state(state):
     """
     generator().bit_generator.state = state
     _state["gpu_rng"] = None
+
+
+# -- keras.random: draws for the user's code (a VAE's Sampling layer) ----------------------------------
+
+class SeedGenerator:
+    """Keras 3's ``keras.random.SeedGenerator(seed)``: a generator of its own, for ``seed=`` of the
+    draws below; each draw advances it (a layer keeps one and draws different noise every call)."""
+
+    def __init__(self, seed=None):
+        self.rng = np.random.default_rng(seed if seed is not None else int(local_generator().integers(2**63)))
+
+
+def _rng(seed):
+    """The generator a draw with ``seed`` uses: an int draws the same each time (as Keras's), a
+    SeedGenerator its own advancing stream, None minicnn's (differing between MPI ranks, as dropout)."""
+    if isinstance(seed, SeedGenerator):
+        return seed.rng
+    if seed is None:
+        return local_generator()
+    return np.random.default_rng(int(seed))
+
+
+def _placed(values, dtype):
+    from minicnn import backend
+    return backend.to_device(values.astype(dtype or backend.floatx(), copy=False))
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Normal draws of ``shape`` (float32 by default) on the current backend."""
+    return _placed(_rng(seed).normal(mean, stddev, size=tuple(shape)), dtype)
+
+
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    """Uniform draws in [minval, maxval) of ``shape`` (float32 by default) on the current backend."""
+    return _placed(_rng(seed).uniform(minval, maxval, size=tuple(shape)), dtype)
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None):
+    """Integers in [minval, maxval) of ``shape`` on the current backend."""
+    return _placed(_rng(seed).integers(minval, maxval, size=tuple(shape)), dtype)

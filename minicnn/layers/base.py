@@ -329,6 +329,29 @@ class Layer:
         """The values ``call`` gave to :meth:`add_loss` in the layer's last call (and its sublayers')."""
         return list(getattr(self, "_losses", [])) + [v for s in self._sublayers() for v in s.losses]
 
+    def __getattr__(self, name):
+        """Keras's ``layer.kernel``, ``layer.bias``, ``layer.gamma``...: a weight by its name, as the
+        :class:`minicnn.tape.Variable` that reads it (only for names that are not attributes)."""
+        params = self.__dict__.get("params")
+        if params is not None and name in params:
+            return tape.Variable(self, name)
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property):  # a property that raised AttributeError: its own message, again
+            return prop.__get__(self, type(self))
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
     def _sublayers(self):
         """The layers a custom layer keeps as attributes (alone or in lists, tuples and dicts), in the
         order they were set: their weights are this layer's too, as Keras tracks them."""

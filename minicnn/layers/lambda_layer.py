@@ -69,6 +69,11 @@ class Lambda(Layer):
             raise ValueError("A Lambda layer's config holds code or data instead of a function name; minicnn never "
                              "runs code from a file (as Keras 3's safe_mode). Rebuild the model in Python, or save it "
                              "from minicnn, which stores the function's name.")
+        if name == "<lambda>":
+            raise ValueError(f"Lambda layer '{config.get('name')}' was saved from an anonymous lambda: a saved model "
+                             "keeps only a function's name, and every lambda is '<lambda>', so minicnn cannot know "
+                             "which function it was. Define the function with def and a name, or rebuild the model "
+                             "in Python and load its weights.")
         registered = [f for key, f in _REGISTERED.items() if key.split(">")[-1] == name]
         function = (custom_objects or {}).get(name) or (registered[0] if registered else None)
         if function is None:

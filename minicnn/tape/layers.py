@@ -26,12 +26,14 @@ def call_layer(layer, inputs, training=None, **kwargs):
         layer._ensure_built(unwrap(inputs[0] if isinstance(inputs, (list, tuple)) else inputs))
     if layer.user_code:
         return call_user_code(layer, inputs, training, **kwargs)
+    if _is_model(layer) and any(leaf.user_code for leaf in layer._leaf_layers()):
+        return layer._run_on_tape(inputs, training)  # its custom layers' add_loss must reach this tape
     if kwargs:
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)} in the call.")
     many = isinstance(inputs, (list, tuple))
     xs = [unwrap(x) for x in inputs] if many else unwrap(inputs)
-    if not layer.built:
-        layer.build([tuple(x.shape[1:]) for x in xs] if many else tuple(xs.shape[1:]))
+    if not _is_model(layer):  # builds it, or says clearly that a built layer is given other shapes
+        layer.build_for_call([tuple(x.shape[1:]) for x in xs] if many else tuple(xs.shape[1:]))
     if _is_model(layer):  # its own plan, one per call on this tape (commits its state when training)
         followed = any(t._follows(x) is not None for t in _stack() if not t._paused
                        for x in (inputs if many else [inputs]))
@@ -111,6 +113,10 @@ def call_user_code(layer, inputs, training=False, **kwargs):
     try:
         with adding_losses() as added:
             y = layer.call(inputs, **kwargs)
+    except Exception as e:
+        if hasattr(e, "add_note"):  # Python 3.11+: the error keeps its type and says where it came from
+            e.add_note(f"(in the call() of layer '{layer.name}', {type(layer).__name__})")
+        raise
     finally:
         _local.training.pop()
     layer._losses = added  # Keras's layer.losses: those of its last call
