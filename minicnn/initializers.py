@@ -6,6 +6,7 @@ truncated at two standard deviations, rescaled so the variance is the intended o
 Values are drawn on the host in float64 and cast once, so a seed gives the same weights on
 every backend and dtype.
 """
+import functools
 import math
 
 import numpy as np
@@ -92,6 +93,12 @@ class Constant:
     def get_config(self):
         return {"value": self.value}
 
+    def __eq__(self, other):
+        return isinstance(other, Constant) and other.value == self.value
+
+    def __hash__(self):
+        return hash(("Constant", self.value))
+
 
 INITIALIZERS = {
     "zeros": zeros, "ones": ones,
@@ -109,17 +116,63 @@ ALIASES = {
 }
 
 
+# Keras's class names of the initialisers that take arguments, and the names of those arguments.
+_ARGUMENTS = {"random_normal": ("mean", "stddev"), "random_uniform": ("minval", "maxval")}
+_CLASS_NAMES = {"random_normal": "RandomNormal", "random_uniform": "RandomUniform"}
+# Keras 1/2 lowercase spellings in ALIASES (not class names).
+_OLD_NAMES = ("zero", "one", "normal", "uniform")
+
+
+def _from_dict(identifier):
+    """An initialiser from Keras's object: 3's ``{"module", "class_name", "config", "registered_name"}``
+    or 2's ``{"class_name", "config"}``. Nothing named by ``module`` is imported: the class name picks
+    one of minicnn's initialisers."""
+    class_name, config = identifier.get("class_name"), dict(identifier.get("config") or {})
+    config.pop("seed", None)  # minicnn draws from its one seeded generator (minicnn.random.set_seed)
+    for key in ("input_axes", "output_axes"):  # Keras 3.15's fan axes; None: the usual fans, minicnn's
+        if key in config and config[key] is None:
+            del config[key]
+    if class_name == "Constant":
+        odd = sorted(set(config) - {"value"})
+        if odd:
+            raise ValueError(f"The initializer Constant takes value only, got {odd} in {identifier!r}.")
+        return Constant(config.get("value", 0.0))
+    name = ALIASES.get(class_name, class_name) if isinstance(class_name, str) else None
+    if name not in INITIALIZERS:
+        raise ValueError(f"Unknown initializer class {class_name!r} in {identifier!r}; minicnn has "
+                         f"{sorted(set(ALIASES) - set(_OLD_NAMES)) + ['Constant']}.")
+    allowed = _ARGUMENTS.get(name, ())
+    odd = sorted(set(config) - set(allowed))
+    if odd:
+        raise ValueError(f"The initializer {class_name} takes {list(allowed) or 'no arguments'} (and seed), got "
+                         f"{odd} in {identifier!r}.")
+    if not config:
+        return INITIALIZERS[name]
+    return functools.partial(INITIALIZERS[name], **{k: float(v) for k, v in config.items()})
+
+
+
 def get(identifier):
-    """Resolve an initialiser name (or a callable ``shape -> array``).
+    """Resolve an initialiser: a name (``"he_normal"``, ``"HeNormal"``), a callable ``shape -> array``
+    (a :class:`Constant` among them), or Keras's serialised object, 3's ``{"module":
+    "keras.initializers", "class_name": "HeNormal", "config": {"seed": None}, ...}`` or 2's
+    ``{"class_name": "HeNormal", "config": {...}}``, with its arguments: RandomNormal's ``mean`` and
+    ``stddev``, RandomUniform's ``minval`` and ``maxval``, Constant's ``value``. A ``seed`` is accepted
+    and ignored: every draw comes from minicnn's one seeded generator (:mod:`minicnn.random`); so are
+    Keras 3.15's ``input_axes``/``output_axes`` when None (the usual fans).
 
     Raises:
-        ValueError: for an unknown name, listing the valid ones.
+        ValueError: for an unknown name or class name, or arguments the initialiser does not take,
+            listing the valid ones.
         TypeError: for anything else.
     """
     if callable(identifier):
         return identifier
+    if isinstance(identifier, dict):
+        return _from_dict(identifier)
     if not isinstance(identifier, str):
-        raise TypeError(f"An initializer must be a name such as 'glorot_uniform' or a callable, got {identifier!r}.")
+        raise TypeError(f"An initializer must be a name such as 'glorot_uniform', a callable, or Keras's "
+                        f"{{'class_name': ..., 'config': ...}}, got {identifier!r}.")
     name = ALIASES.get(identifier, identifier)
     if name not in INITIALIZERS:
         raise ValueError(
@@ -128,8 +181,22 @@ def get(identifier):
 
 
 def serialize(init):
-    """The name of a built-in initialiser (for configs); raises ValueError for a custom callable."""
+    """What a config records of an initialiser: a built-in one's name (``"he_normal"``), or
+    ``{"class_name", "config"}`` for a :class:`Constant` or a RandomNormal/RandomUniform with other
+    arguments (what :func:`get` takes back).
+
+    Raises:
+        ValueError: for a custom callable, which a config cannot hold.
+    """
     for name, fn in INITIALIZERS.items():
         if fn is init:
             return name
-    raise ValueError(f"Cannot save a model with the custom initializer {init!r}; use a named one.")
+    if isinstance(init, Constant):
+        return {"class_name": "Constant", "config": init.get_config()}
+    if isinstance(init, functools.partial) and not init.args:
+        for name, fn in INITIALIZERS.items():
+            if init.func is fn and name in _ARGUMENTS and set(init.keywords) <= set(_ARGUMENTS[name]):
+                defaults = dict(zip(_ARGUMENTS[name], fn.__defaults__))
+                return {"class_name": _CLASS_NAMES[name], "config": {**defaults, **init.keywords}}
+    raise ValueError(f"Cannot save a model with the custom initializer {init!r}; use a named one, Constant, or "
+                     "RandomNormal/RandomUniform.")

@@ -193,12 +193,14 @@ class Sequential(Model):
         return model
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a model saved by ``model.save`` (a Sequential or a functional Model): minicnn's ``.npz``,
     or a Keras ``.keras`` archive or legacy ``.h5`` file, written by Keras or minicnn (needs h5py); layers
     of your own come from ``custom_objects`` ({class name: class}) or
-    :func:`minicnn.saving.register_keras_serializable`."""
-    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+    :func:`minicnn.saving.register_keras_serializable`. ``safe_mode`` is Keras 3's argument, accepted
+    for its callers: minicnn never runs code stored in a file, whatever it says (a Lambda's function
+    comes from ``custom_objects``)."""
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def model_from_json(json_string, custom_objects=None):

@@ -303,9 +303,10 @@ def _is_keras_file(filepath):
         return False  # not a readable zip (a damaged .npz among them): _read says what is wrong
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild the model (Sequential or functional) from a file written by :func:`save_model`, or
     from a Keras file (``.keras`` archive or legacy ``.h5``, written by Keras or minicnn).
+    ``safe_mode`` (Keras 3's) changes nothing: minicnn never runs code stored in a file.
 
     Raises:
         FileNotFoundError: when the file is missing.
@@ -314,7 +315,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     """
     if _is_keras_file(filepath):
         from minicnn import keras_files
-        return keras_files.load_model(filepath, custom_objects=custom_objects, compile=compile)
+        return keras_files.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     config, arrays = _read(filepath)
     model = _model_from_config(config.get("model") or {}, filepath, custom_objects)
     model._ensure_built()

@@ -340,3 +340,218 @@ def test_lambda_by_name_comes_from_custom_objects(tmp_path):
     again = load_model(tmp_path / "lam.keras", custom_objects={"double": double})
     x = np.ones((2, 3), np.float32)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_load_model_takes_keras_safe_mode_and_still_never_runs_code():
+    with pytest.raises(ValueError, match=r"lambda\.keras.*bytecode.*safe_mode=False does not.*custom_objects"):
+        load_model(path("lambda.keras"), safe_mode=False)
+    model = load_model(path("cnn.keras"), safe_mode=True)
+    np.testing.assert_allclose(model.predict(X, verbose=0), EXPECTED["cnn_predict"], atol=1e-5)
+
+
+# -- layers of one's own with sublayers, losses of one's own, subclassed models -----------------
+# The same classes as tests/data/keras_files/make_files.py defines with Keras; Keras wrote
+# custom.keras, custom.h5, subclassed.weights.h5 and what its models computed (custom_expected.npz).
+
+CUSTOM = np.load(os.path.join(DATA, "custom_expected.npz"))
+
+
+@minicnn.saving.register_keras_serializable(package="minicnn_tests")
+class ResBlock(L.Layer):
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.conv = L.Conv2D(filters, 3, padding="same", use_bias=False)
+        self.bn = L.BatchNormalization()
+
+    def build(self, input_shape):
+        self.shift = self.add_weight(shape=(self.filters,), initializer=minicnn.initializers.Constant(0.1),
+                                     trainable=False, name="shift")
+        self.gain = self.add_weight(shape=(self.filters,), initializer="ones", name="gain")
+
+    def call(self, x, training=None):
+        h = self.bn(self.conv(x), training=training)
+        return minicnn.ops.relu(h * self.gain + self.shift + x)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters}
+
+
+def squared_error(y_true, y_pred):
+    return minicnn.ops.mean(minicnn.ops.square(y_true - y_pred), axis=-1)
+
+
+def custom_model():
+    return minicnn.Sequential([minicnn.Input((8, 8, 1)), L.Conv2D(4, 3, padding="same"), ResBlock(4),
+                               L.GlobalAveragePooling2D(), L.Dense(3, activation="softmax")], name="custom")
+
+
+class MLPBlock(L.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.linear_1 = L.Dense(8)
+        self.linear_2 = L.Dense(4)
+
+    def call(self, x):
+        return self.linear_2(minicnn.ops.relu(self.linear_1(x)))
+
+
+class Subclassed(minicnn.Model):
+    def __init__(self, on_tape=False):
+        super().__init__()
+        self.block = MLPBlock()
+        self.extra = [L.Dense(4, activation="relu")]
+        self.out = L.Dense(3)
+        self.on_tape = on_tape
+
+    def call(self, x):
+        if self.on_tape:
+            int(x.shape[0])  # Python on the batch size, which no trace can follow: call runs on the tape
+        return self.out(self.extra[0](self.block(x)))
+
+
+@pytest.mark.parametrize("name", ["custom.keras", "custom.h5"])
+def test_keras_written_custom_layer_with_sublayers_and_own_loss(name):
+    """ResBlock's own weights and its sublayers' (Keras 3: layers/res_block/conv, .../bn) reach the
+    model; the loss function of one's own comes from custom_objects; the legacy file names the
+    registered class "minicnn_tests>ResBlock"."""
+    weights_only = load_model(path(name), compile=False)
+    np.testing.assert_allclose(weights_only.predict(CUSTOM["x"], verbose=0), CUSTOM["custom_predict"], atol=1e-5)
+    with pytest.raises(ValueError, match=rf"{name}.*squared_error.*custom_objects"):
+        load_model(path(name))
+    model = load_model(path(name), custom_objects={"squared_error": squared_error})
+    assert type(model.layers[1]) is ResBlock
+    np.testing.assert_allclose(model.predict(CUSTOM["x"], verbose=0), CUSTOM["custom_predict"], atol=1e-5)
+    np.testing.assert_allclose(model.evaluate(CUSTOM["x"], CUSTOM["y"], verbose=0), CUSTOM["custom_evaluate"],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5", ".h5"])
+def test_custom_layer_with_sublayers_written_as_keras_writes_it(tmp_path, suffix):
+    model = custom_model()
+    model.compile(optimizer=minicnn.optimizers.Adam(1e-2), loss=squared_error, metrics=["accuracy"])
+    model.fit(CUSTOM["x"], CUSTOM["y"], batch_size=8, epochs=1, verbose=0)
+    target = tmp_path / f"c{suffix}"
+    if suffix == ".weights.h5":
+        model.save_weights(target)
+        assert _h5_layout(str(target)) == _h5_layout(_archive(path("custom.keras"))[1])
+        again = custom_model()
+        again.load_weights(target)
+    else:
+        model.save(target)
+        if suffix == ".keras":
+            assert _h5_layout(_archive(target)[1]) == _h5_layout(_archive(path("custom.keras"))[1])
+        else:
+            with h5py.File(target, "r") as f:
+                assert json.loads(f.attrs["model_config"])["config"]["layers"][2]["class_name"] == \
+                    "minicnn_tests>ResBlock"  # what Keras's legacy loader looks registered classes up by
+        again = load_model(target, custom_objects={"squared_error": squared_error})
+        assert again.evaluate(CUSTOM["x"], CUSTOM["y"], verbose=0) == \
+            pytest.approx(model.evaluate(CUSTOM["x"], CUSTOM["y"], verbose=0), abs=1e-6)
+    for a, b in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert again.layers[1].params["shift"][0] == pytest.approx(0.1)  # the non-trainable weight, not the gain
+
+
+def test_weights_of_a_sublayer_missing_from_the_file_are_an_error(tmp_path):
+    shutil.copy(path("custom.keras"), tmp_path / "c.keras")
+    with zipfile.ZipFile(path("custom.keras")) as zf:
+        data = io.BytesIO(zf.read("model.weights.h5"))
+    with h5py.File(data, "a") as f:
+        del f["layers/res_block/bn"]
+    with h5py.File(tmp_path / "c.weights.h5", "w") as out, h5py.File(data, "r") as f:
+        for key in f:
+            f.copy(key, out)
+    model = custom_model()
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"c\.weights\.h5.*no weights for layer 'batch_normalization\w*'.*"
+                                         r"layers/res_block/bn/vars"):
+        model.load_weights(tmp_path / "c.weights.h5")
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("on_tape", [False, True])
+def test_subclassed_model_weights_both_ways(tmp_path, on_tape):
+    """Keras's file of a subclassed model (weights under attribute names: block/linear_1, extra/dense,
+    layers/dense_1) loads; minicnn writes the same layout and reads it back exactly."""
+    from minicnn import subclassing
+    flat = CUSTOM["x"].reshape(16, -1)
+    model = Subclassed(on_tape)
+    model(flat[:1])
+    assert subclassing.traced(model) is not on_tape
+    model.load_weights(path("subclassed.weights.h5"))
+    np.testing.assert_allclose(model.predict(flat, verbose=0), CUSTOM["subclassed_predict"], atol=1e-5)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(flat, CUSTOM["y"], epochs=1, verbose=0)
+    model.save_weights(tmp_path / "s.weights.h5")
+    assert _h5_layout(str(tmp_path / "s.weights.h5")) == _h5_layout(path("subclassed.weights.h5"))
+    again = Subclassed(on_tape)
+    again(flat[:1])
+    again.load_weights(tmp_path / "s.weights.h5")
+    for a, b in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- files that point outside themselves ---------------------------------------------------------
+
+def _swap_dataset(file, name, make):
+    """Replace the dataset ``name`` of the open HDF5 ``file`` by ``make(group, leaf name, shape)``."""
+    group, leaf = file[name].parent, name.rsplit("/", 1)[-1]
+    shape = file[name].shape
+    del group[leaf]
+    make(group, leaf, shape)
+
+
+def _secret(tmp_path):
+    np.full(16, 42.0, np.float32).tofile(tmp_path / "secret.bin")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = np.full(3, 42.0, np.float32)
+    return str(tmp_path / "secret.bin"), str(tmp_path / "other.h5")
+
+
+def test_links_and_external_storage_are_refused(tmp_path):
+    """A legacy file whose bias (or optimizer variable) is a link to another file or path, or keeps its
+    bytes in another file, is refused by load_model and load_weights, naming the file and the link."""
+    secret, other = _secret(tmp_path)
+    bias, moment = "model_weights/dense_2/bn/dense_2/bias", "optimizer_weights/adam_1/bn_dense_2_bias_momentum"
+
+    def stored(g, n, s):
+        g.create_dataset(n, shape=s, dtype="float32", external=[(secret, 0, 4 * int(np.prod(s)))])
+    hostile = [
+        ("ext.h5", bias, lambda g, n, s: g.__setitem__(n, h5py.ExternalLink(other, "/x")),
+         r"ext\.h5.*dense_2/bias is a link \(ExternalLink\) to '.*other\.h5'"),
+        ("soft.h5", bias, lambda g, n, s: g.__setitem__(n, h5py.SoftLink("/model_weights/dense_2/bn/dense_2/kernel")),
+         r"soft\.h5.*dense_2/bias is a link \(SoftLink\)"),
+        ("stored.h5", bias, stored, r"stored\.h5.*dense_2/bias keeps its data in other files \(\['.*secret\.bin'\]\)"),
+        ("opt.h5", moment, stored, r"opt\.h5.*bias_momentum keeps its data in other files.*external storage"),
+    ]
+    for name, target, make, words in hostile:
+        shutil.copy(path("bn.h5"), tmp_path / name)
+        with h5py.File(tmp_path / name, "a") as f:
+            _swap_dataset(f, target, make)
+        with pytest.raises(ValueError, match=words):
+            load_model(tmp_path / name)
+        with pytest.raises(ValueError, match=words):
+            bn_model().load_weights(tmp_path / name)
+
+
+def test_keras3_weights_with_a_link_are_refused(tmp_path):
+    secret, other = _secret(tmp_path)
+    shutil.copy(path("residual.weights.h5"), tmp_path / "r.weights.h5")
+    with h5py.File(tmp_path / "r.weights.h5", "a") as f:
+        _swap_dataset(f, "layers/dense/vars/1", lambda g, n, s: g.__setitem__(n, h5py.ExternalLink(other, "/x")))
+    model = load_model(path("residual.keras"), compile=False)
+    with pytest.raises(ValueError, match=r"r\.weights\.h5.*layers/dense/vars/1 is a link \(ExternalLink\)"):
+        model.load_weights(tmp_path / "r.weights.h5")
+    # the same inside a .keras archive
+    with zipfile.ZipFile(path("residual.keras")) as zf:
+        data = io.BytesIO(zf.read("model.weights.h5"))
+    with h5py.File(data, "a") as f:
+        _swap_dataset(f, "layers/dense/vars/1", lambda g, n, s: g.create_dataset(
+            n, shape=s, dtype="float32", external=[(secret, 0, 12)]))
+    with zipfile.ZipFile(path("residual.keras")) as zin, zipfile.ZipFile(tmp_path / "r.keras", "w") as zout:
+        for n in zin.namelist():
+            zout.writestr(n, data.getvalue() if n == "model.weights.h5" else zin.read(n))
+    with pytest.raises(ValueError, match=r"r\.keras.*layers/dense/vars/1 keeps its data in other files"):
+        load_model(tmp_path / "r.keras")

@@ -4,7 +4,9 @@ functional models.
 
 - :mod:`.layer_config`, :mod:`.model_config`, :mod:`.training_config`: configs between minicnn's
   spelling and Keras's, checked on the way in;
-- :mod:`.weights`: the two HDF5 weight layouts;
+- :mod:`.weights`: the two HDF5 weight layouts; :mod:`.weight_paths`: where Keras 3 puts each
+  layer's variables (a custom layer's sublayers, a subclassed model's attributes);
+- :mod:`.hdf5_checks`: every file read is first checked to point nowhere outside itself;
 - :mod:`.keras3`, :mod:`.legacy_h5`: the files themselves.
 
 h5py is optional (``pip install 'minicnn[h5]'``): it is imported here, at first use, so that
@@ -93,8 +95,10 @@ def _magic(filepath):
         return f.read(8)
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a Keras file (``.keras`` archive or legacy HDF5), by its contents, not its name.
+    ``safe_mode`` (Keras 3's) changes nothing: code stored in a file (a Lambda's bytecode) is never run,
+    whatever it says; such a function comes from ``custom_objects`` by its name.
 
     Raises:
         FileNotFoundError, ImportError (no h5py), ValueError (foreign, damaged or hostile file, or

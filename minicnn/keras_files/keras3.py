@@ -11,7 +11,7 @@ import json
 import zipfile
 
 from minicnn import distributed
-from minicnn.keras_files import model_config, training_config, weights
+from minicnn.keras_files import hdf5_checks, model_config, training_config, weights
 
 # The Keras release whose layout these files follow (written into metadata.json, as Keras does).
 KERAS_LAYOUT_VERSION = "3.15.1"
@@ -58,9 +58,9 @@ def archive_bytes(h5py, model, include_optimizer=True):
 
 
 def weights_file_bytes(h5py, model):
-    """The bytes of a ``.weights.h5`` file (Keras 3's ``save_weights``), optimizer included when compiled."""
-    _, tree = model_config.model_to_keras(model)
-    return _weights_bytes(h5py, model, tree, include_optimizer=True)
+    """The bytes of a ``.weights.h5`` file (Keras 3's ``save_weights``), optimizer included when compiled;
+    a subclassed model's weights under its attributes' names, as Keras writes them."""
+    return _weights_bytes(h5py, model, model, include_optimizer=True)
 
 
 def _member(zf, name, limit, path):
@@ -101,11 +101,22 @@ def read_archive(path):
 
 
 def open_weights(h5py, data, path, what="model.weights.h5"):
-    """An open h5py file on ``data`` (bytes or a path); ValueError naming ``path`` when unreadable."""
+    """An open h5py file on ``data`` (bytes or a path), checked to hold nothing that points outside it
+    (:func:`minicnn.keras_files.hdf5_checks.check_file`).
+
+    Raises:
+        ValueError: naming ``path``, for an unreadable file or one with links or data outside itself.
+    """
     try:
-        return h5py.File(io.BytesIO(data) if isinstance(data, bytes) else data, "r")
+        h5 = h5py.File(io.BytesIO(data) if isinstance(data, bytes) else data, "r")
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: {what} is not a readable HDF5 file; it may be truncated or corrupt ({e}).") from None
+    try:
+        hdf5_checks.check_file(h5, path if what == "the file" else f"{path} ({what})")
+    except BaseException:
+        h5.close()
+        raise
+    return h5
 
 
 def load_model(h5py, path, custom_objects=None, compile=True):
@@ -117,31 +128,33 @@ def load_model(h5py, path, custom_objects=None, compile=True):
     config, data = read_archive(path)
     model, tree = model_config.model_from_keras(config, custom_objects, path)
     with open_weights(h5py, data, path) as h5:
-        pairs = weights.read_keras3(h5, tree, path)
+        pairs = weights.read_keras3(h5, tree, path, model.name)
         opt_values = weights.read_optimizer_keras3(h5, path)
     weights.set_all(pairs)
     cconf = config.get("compile_config")
     if compile and cconf:
-        _compile(model, cconf, path)
+        _compile(model, cconf, path, custom_objects)
         if opt_values:
             training_config.set_optimizer_variables(model.optimizer, opt_values, len(model.trainable_weights), path)
     distributed.sync_model(model)
     return model
 
 
-def _compile(model, cconf, path):
-    opt, loss, metrics, loss_weights = training_config.compile_from_keras(cconf, path)
+def _compile(model, cconf, path, custom_objects=None):
+    """Compile ``model`` as Keras's compile settings ``cconf`` say; the user's losses and metrics come from
+    ``custom_objects``."""
+    opt, loss, metrics, loss_weights = training_config.compile_from_keras(cconf, path, custom_objects)
     try:
         model.compile(optimizer=opt, loss=loss, metrics=metrics, loss_weights=loss_weights)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: the saved compile settings cannot be used in minicnn ({e}); "
-                         "load_model(..., compile=False) loads the model without them.") from None
+        raise ValueError(f"{path}: the saved compile settings cannot be used in minicnn ({e}); a loss or metric "
+                         "of your own comes from custom_objects (load_model(path, custom_objects={'name': "
+                         "function})), and load_model(..., compile=False) loads the model without them.") from None
 
 
 def load_weights(h5, model, path):
     """Set ``model``'s weights from an open Keras 3 weights file (optimizer state too when compiled)."""
-    _, tree = model_config.model_to_keras(model)
-    pairs = weights.read_keras3(h5, tree, path)
+    pairs = weights.read_keras3(h5, model, path, model.name)
     opt_values = weights.read_optimizer_keras3(h5, path)
     weights.set_all(pairs)
     if model.compiled and opt_values:

@@ -34,6 +34,7 @@ KERAS_LACKS = {"SpatialDropout2D": ("trainable",)}
 
 _INIT_DEFAULTS = {"random_normal": {"mean": 0.0, "stddev": 0.05}, "random_uniform": {"minval": -0.05, "maxval": 0.05}}
 _INIT_CLASS = {name: "".join(p.capitalize() for p in name.split("_")) for name in initializers.INITIALIZERS}
+_INIT_OBJECTS = set(_INIT_CLASS.values()) | {"Constant"}  # what minicnn writes as {"class_name", "config"}
 
 
 def _where(config, class_name):
@@ -56,6 +57,20 @@ def initializer_to_keras(name):
     return {"module": "keras.initializers", "class_name": _INIT_CLASS[name], "config": config, "registered_name": None}
 
 
+def initializer_object_to_keras(entry):
+    """Keras 3's object for minicnn's ``{"class_name": "Constant", "config": {"value": 0.5}}`` (or a
+    RandomNormal/RandomUniform with its arguments)."""
+    config = dict(entry.get("config") or {})
+    if entry["class_name"] != "Constant":
+        config.setdefault("seed", None)
+    return {"module": "keras.initializers", "class_name": entry["class_name"], "config": config,
+            "registered_name": None}
+
+
+def _is_initializer_object(value):
+    return isinstance(value, dict) and "module" not in value and value.get("class_name") in _INIT_OBJECTS
+
+
 def regularizer_to_keras(entry):
     """Keras 3's object for minicnn's ``{"class_name": "L2", "config": {...}}``."""
     return None if entry is None else {"module": "keras.regularizers", **entry, "registered_name": None}
@@ -76,6 +91,8 @@ def layer_to_keras(layer):
         for key, value in list(config.items()):
             if key.endswith("_initializer") and isinstance(value, str):
                 config[key] = initializer_to_keras(value)
+            elif _is_initializer_object(value):
+                config[key] = initializer_object_to_keras(value)
             elif key.endswith("_regularizer"):
                 config[key] = regularizer_to_keras(value)
     for key in KERAS_LACKS.get(cls.__name__, ()):
@@ -144,6 +161,21 @@ def initializer_from_keras(value, key, where, path):
     return name
 
 
+def _users_initializer(value, key, where, path):
+    """What minicnn itself writes for an initialiser (a name, or ``{"class_name", "config"}`` for
+    Constant and the like) from Keras's object in a custom layer's config, which the layer's own
+    ``__init__`` reads (through :func:`minicnn.initializers.get`).
+
+    Raises:
+        ValueError: for an initialiser minicnn lacks, naming the file, the layer and the key.
+    """
+    check_module(value, f"{where}: {key}", path)
+    try:
+        return initializers.serialize(initializers.get(value))
+    except ValueError as e:
+        raise ValueError(f"{path}: {where}: {key}: {e}") from None
+
+
 def regularizer_from_keras(value, key, where, path):
     """minicnn's ``{"class_name", "config"}`` for Keras's regulariser object (None stays None)."""
     if value is None or isinstance(value, str):
@@ -184,20 +216,25 @@ def find_class(entry, custom_objects, where, path):
     """
     class_name, registered = entry.get("class_name"), entry.get("registered_name")
     custom_objects = custom_objects or {}
-    cls = (custom_objects.get(class_name) or custom_objects.get(registered)
-           or serialization._REGISTERED.get(registered) or serialization._builtin(class_name))
+    # Keras's legacy .h5 names a registered class "package>Name" in class_name, with no registered_name.
+    short = class_name.split(">")[-1] if isinstance(class_name, str) else class_name
+    cls = (custom_objects.get(class_name) or custom_objects.get(registered) or custom_objects.get(short)
+           or serialization._REGISTERED.get(registered) or serialization._REGISTERED.get(class_name)
+           or (serialization._builtin(class_name) if short == class_name else None))
     if cls is None:
         raise ValueError(
             f"{path}: {where} is of class {class_name!r}, which minicnn lacks. If it is a layer of your own, pass "
-            f"load_model(path, custom_objects={{'{class_name}': YourClass}}) or register it with "
+            f"load_model(path, custom_objects={{'{short}': YourClass}}) or register it with "
             "@minicnn.saving.register_keras_serializable().")
     return cls
 
 
 def _is_users(entry, cls, custom_objects):
     """Whether ``cls`` is the user's (passed in custom_objects or registered), whose module is theirs."""
-    names = (entry.get("class_name"), entry.get("registered_name"))
-    return any((custom_objects or {}).get(n) is cls for n in names) or serialization._REGISTERED.get(names[1]) is cls
+    class_name = entry.get("class_name")
+    short = class_name.split(">")[-1] if isinstance(class_name, str) else None
+    names = (class_name, entry.get("registered_name"), short)
+    return any((custom_objects or {}).get(n) is cls or serialization._REGISTERED.get(n) is cls for n in names if n)
 
 
 def layer_config_from_keras(entry, cls, path):
@@ -212,15 +249,19 @@ def layer_config_from_keras(entry, cls, path):
     _keras2_spellings(class_name, config)
     if "dtype" in config:
         config["dtype"] = dtype_from_keras(config["dtype"], where, path)
+    builtin = isinstance(cls, type) and cls.__module__.startswith("minicnn.") and \
+        getattr(layers, cls.__name__, None) is cls
     for key, value in list(config.items()):
-        if key.endswith("_initializer") or key.endswith("_init"):
+        if (key.endswith("_initializer") or key.endswith("_init")) and builtin:
             config[key] = initializer_from_keras(value, key, where, path)
+        elif (key == "initializer" or key.endswith("_initializer")) and isinstance(value, dict):
+            config[key] = _users_initializer(value, key, where, path)
         elif key.endswith("_regularizer") and key != "activity_regularizer":
             config[key] = regularizer_from_keras(value, key, where, path)
         elif key == "activation" and isinstance(value, dict):
             raise ValueError(f"{path}: {where} uses the activation object {value.get('class_name')!r}; minicnn "
                              "takes activations by name ('relu', 'softmax', ...).")
-    if isinstance(cls, type) and cls.__module__.startswith("minicnn.") and getattr(layers, cls.__name__, None) is cls:
+    if builtin:
         accepted = accepted_arguments(cls)
         for key in list(config):
             if key in accepted:
@@ -270,9 +311,10 @@ def _lambda_from_keras(entry, custom_objects, where, path):
                          f"in your program and pass it: load_model(path, custom_objects={{'{name}': {name}}}).")
     if fn is None:
         raise ValueError(
-            f"{path}: {where} holds its function as Python bytecode. minicnn never runs code from a file (as Keras "
-            "3's safe_mode does): define the function in your program, save the model with it as a named "
-            "function, and pass it by name, load_model(path, custom_objects={'function_name': function}).")
+            f"{path}: {where} holds its function as Python bytecode. minicnn never runs code from a file, whatever "
+            "safe_mode says (safe_mode=False does not make it run): define the function in your program, save the "
+            "model with it as a named function, and pass it in custom_objects by name, load_model(path, "
+            "custom_objects={'function_name': function}).")
     lam = getattr(layers, "Lambda", None)
     if lam is None:
         raise ValueError(f"{path}: {where}: the Lambda layer is not in minicnn yet.")

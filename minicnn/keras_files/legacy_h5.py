@@ -12,19 +12,23 @@ import warnings
 import numpy as np
 
 from minicnn import distributed
-from minicnn.keras_files import model_config, training_config, weights
+from minicnn.keras_files import hdf5_checks, model_config, training_config, weights
 
 # The version attribute Keras's readers look at: below "2" they convert Keras 1 weights.
 KERAS2_LAYOUT_VERSION = "2.15.0"
 
 
 def keras2_entry(entry):
-    """Keras 2's spelling of a Keras 3 entry (of a model, a layer or an initializer), recursively."""
+    """Keras 2's spelling of a Keras 3 entry (of a model, a layer or an initializer), recursively; a
+    registered class is named ``"package>Name"``, as Keras's legacy files name it."""
     if isinstance(entry, list):
         return [keras2_entry(e) for e in entry]
     if not isinstance(entry, dict):
         return entry
     out = {}
+    registered = entry.get("registered_name")
+    if isinstance(registered, str) and ">" in registered and "class_name" in entry:
+        entry = {**entry, "class_name": registered}  # a registered class: "package>Name", where Keras looks it up
     for key, value in entry.items():
         if key in ("module", "registered_name", "build_config", "compile_config", "shared_object_id"):
             continue
@@ -121,7 +125,7 @@ def read_model(h5, path, custom_objects=None, compile=True):
     tconf = _attr_json(h5, "training_config", path)
     if compile and tconf:
         from minicnn.keras_files.keras3 import _compile
-        _compile(model, tconf, path)
+        _compile(model, tconf, path, custom_objects)
         if "optimizer_weights" in h5:
             _set_optimizer(model, h5["optimizer_weights"], path)
     distributed.sync_model(model)
@@ -137,7 +141,7 @@ def read_weights(h5, model, path):
 
 def _set_optimizer(model, group, path):
     names = [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in group.attrs.get("weight_names", [])]
-    values = [np.asarray(group[n][()]) for n in names if n in group]
+    values = [hdf5_checks.read_array(group[n], path, f"{group.name}/{n}") for n in names if n in group]
     n_params = len(model.trainable_weights)
     opt = model.optimizer
     if len(names) >= 2 and names[0].endswith("iteration") and names[1].endswith("learning_rate"):

@@ -18,6 +18,8 @@ OPTIMIZER_NEUTRAL = {"use_ema": False, "ema_overwrite_frequency": None, "loss_sc
                      "gradient_accumulation_steps": None, "amsgrad": False, "centered": False,
                      "weight_decay": None, "global_clipnorm": None, "clipnorm": None, "clipvalue": None}
 OPTIMIZER_IGNORED = {"ema_momentum", "is_legacy_optimizer", "jit_compile"}
+# Loss and metric options Keras 3 writes that minicnn's classes lack, left out where None (off).
+OBJECTIVE_NEUTRAL = {"ignore_class"}
 
 
 # -- minicnn -> Keras --------------------------------------------------------------------------
@@ -110,35 +112,73 @@ def optimizer_from_keras(entry, path):
     return cls.from_config(config)
 
 
-def _plain(entry, path, what):
-    """A loss or metric object of Keras's as minicnn's ``{"class_name", "config"}`` (a name stays a name)."""
+def _users(entry, custom_objects):
+    """The user's function or class that a Keras loss or metric object names, or None: Keras 3 writes a
+    function as ``{"class_name": "function", "config": "contrastive_loss"}``, a class of one's own as
+    ``{"class_name": "MyLoss", "config": {...}}``; registered ones as ``"package>name"``."""
+    from minicnn import serialization
+    name = entry.get("config") if entry.get("class_name") == "function" else entry.get("class_name")
+    if not isinstance(name, str):
+        return None
+    for key in (name, entry.get("registered_name"), name.split(">")[-1]):
+        found = (custom_objects or {}).get(key) if isinstance(key, str) else None
+        found = found if found is not None else serialization._REGISTERED.get(key)
+        if found is not None:
+            return found
+    return None
+
+
+def _plain(entry, path, what, custom_objects=None):
+    """A loss or metric object of Keras's as ``compile`` takes it: the user's function, or the user's class
+    made from its config (from ``custom_objects`` or registered); a function's name for
+    :func:`minicnn.saving._custom` to look up; minicnn's ``{"class_name", "config"}`` for a built-in one."""
     if not isinstance(entry, dict):
         return entry
+    users = _users(entry, custom_objects)
+    if users is not None:
+        if entry.get("class_name") == "function" or not isinstance(users, type):
+            return users
+        config = dict(entry.get("config") or {})
+        try:
+            return users.from_config(config) if hasattr(users, "from_config") else users(**config)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {what} {entry.get('class_name')!r} cannot be made from its saved config "
+                             f"{config} ({e}).") from None
+    if entry.get("class_name") == "function":
+        return entry.get("config")  # a name: the user's function when custom_objects has it
     lc.check_module(entry, what, path)
-    config = {k: v for k, v in (entry.get("config") or {}).items() if not (k == "dtype" and v in (None, "float32"))}
+    config = {k: v for k, v in (entry.get("config") or {}).items()
+              if not (k == "dtype" and v in (None, "float32")) and not (k in OBJECTIVE_NEUTRAL and v is None)}
     return {"class_name": entry.get("class_name"), "config": config}
 
 
-def compile_from_keras(cconf, path):
+def compile_from_keras(cconf, path, custom_objects=None):
     """``compile`` arguments (optimizer, loss, metrics, loss_weights) from Keras 3's compile_config
-    or Keras 2's training_config.
+    or Keras 2's training_config; losses and metrics of the user's own come from ``custom_objects``
+    ({name: function or class}) or the registered ones, as in :func:`minicnn.saving.load_model`.
 
     Raises:
         ValueError: for what minicnn lacks, naming it.
     """
-    opt = optimizer_from_keras(cconf.get("optimizer") or cconf.get("optimizer_config"), path)
+    from minicnn import saving
+    opt = cconf.get("optimizer") or cconf.get("optimizer_config")
+    # Keras 3 leaves the optimizer out of some compile configs; its loader then compiles with its default.
+    opt = optimizer_from_keras("rmsprop" if opt is None and not {"optimizer", "optimizer_config"} & set(cconf) else opt,
+                               path)
     loss = cconf.get("loss")
-    loss = [_plain(l, path, "the loss") for l in loss] if isinstance(loss, list) else \
-        _plain(loss, path, "the loss")
+    loss = [_plain(l, path, "the loss", custom_objects) for l in loss] if isinstance(loss, list) else \
+        _plain(loss, path, "the loss", custom_objects)
     if isinstance(loss, dict) and "class_name" in loss and loss["class_name"] not in losses.CLASSES:
-        raise ValueError(f"{path}: the loss {loss['class_name']!r} is not in minicnn.")
+        raise ValueError(f"{path}: the loss {loss['class_name']!r} is not in minicnn; if it is a loss of your own, "
+                         f"pass it: load_model(path, custom_objects={{'{loss['class_name']}': YourLoss}}).")
     metrics = cconf.get("metrics") or []
-    metrics = [[_plain(m, path, "a metric") for m in per] if isinstance(per, list)
-               else _plain(per, path, "a metric") for per in metrics]
+    metrics = [[_plain(m, path, "a metric", custom_objects) for m in per] if isinstance(per, list)
+               else _plain(per, path, "a metric", custom_objects) for per in metrics]
     if cconf.get("weighted_metrics"):
         raise ValueError(f"{path}: the model was compiled with weighted_metrics, which minicnn lacks; "
                          "load_model(..., compile=False) loads it without.")
-    return opt, loss, metrics, cconf.get("loss_weights")
+    return (opt, saving._custom(loss, custom_objects), saving._custom(metrics, custom_objects),
+            cconf.get("loss_weights"))
 
 
 def set_optimizer_variables(optimizer, values, n_params, path):

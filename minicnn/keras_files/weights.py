@@ -1,11 +1,11 @@
 """Weights between a minicnn model and Keras's two HDF5 layouts.
 
 Keras 3 (``model.weights.h5`` in a ``.keras`` archive, and ``.weights.h5`` files) stores each
-layer's variables as ``layers/<group>/vars/0, 1, ...``, a nested model's under
-``layers/<group>/layers/...``, and the optimizer's as ``optimizer/vars/0, 1, ...``; the groups are
-named by :func:`minicnn.keras_files.layer_config.weight_group_names`. The legacy layout (Keras 2's
-``.h5``) has one group per top-level layer, listing its arrays in the ``weight_names`` attribute:
-the layer's trainable weights, then the others.
+layer's variables as ``<path>/vars/0, 1, ...`` (``layers/conv2d/vars/0``; a custom layer's
+sublayer at ``layers/res_block/bn1/vars/0``; a subclassed model's at ``block/linear_1/vars/0``:
+:mod:`minicnn.keras_files.weight_paths`), and the optimizer's as ``optimizer/vars/0, 1, ...``.
+The legacy layout (Keras 2's ``.h5``) has one group per top-level layer, listing its arrays in the
+``weight_names`` attribute: the layer's trainable weights, then the others.
 
 Every array is checked against the model before any is set, so a bad file never leaves half a
 model loaded.
@@ -13,27 +13,17 @@ model loaded.
 import numpy as np
 
 from minicnn import backend
-
-
-def _arrays(layer):
-    return [backend.to_numpy(a) for a in layer.params.values()]
+from minicnn.keras_files import hdf5_checks, weight_paths
 
 
 def write_keras3(h5, tree, optimizer_values=None, model_name="model", optimizer_name="optimizer"):
-    """Write the weight ``tree`` (and the optimizer's Keras 3 variables) into the open h5py file."""
-    def walk(group, items):
-        for name, item in items:
-            entry = group.require_group(name)
-            if isinstance(item, list):
-                walk(entry.require_group("layers"), item)
-                entry.create_group("vars")
-                continue
-            vars_ = entry.create_group("vars")
-            vars_.attrs["name"] = item.name
-            for i, a in enumerate(_arrays(item)):
-                vars_.create_dataset(str(i), data=a)
-    walk(h5.create_group("layers"), tree)
-    h5.create_group("vars").attrs["name"] = model_name
+    """Write the weights of ``tree`` (a model, or a config's weight tree: :mod:`.weight_paths`) and the
+    optimizer's Keras 3 variables into the open h5py file."""
+    for path, layer, name in weight_paths.groups(tree, model_name):
+        vars_ = h5.require_group(f"{path}/vars" if path else "vars")
+        vars_.attrs["name"] = name
+        for i, n in enumerate(weight_paths.own_names(layer) if layer is not None else []):
+            vars_.create_dataset(str(i), data=backend.to_numpy(layer.params[n]))
     if optimizer_values is not None:
         vars_ = h5.create_group("optimizer").create_group("vars")
         vars_.attrs["name"] = optimizer_name
@@ -42,44 +32,45 @@ def write_keras3(h5, tree, optimizer_values=None, model_name="model", optimizer_
 
 
 def _read_vars(h5, path, where):
-    if path not in h5 or "vars" not in h5[path]:
+    vars_path = f"{path}/vars" if path else "vars"
+    if vars_path not in h5:
         return None
-    group = h5[path]["vars"]
+    group = h5[vars_path]
     try:
         values = [group[str(i)] for i in range(len(group))]
     except KeyError:
-        raise ValueError(f"{where}: the arrays under {path}/vars are not numbered 0..{len(group) - 1}.") from None
+        raise ValueError(f"{where}: the arrays under {vars_path} are not numbered 0..{len(group) - 1}.") from None
     out = []
-    for v in values:
+    for i, v in enumerate(values):
         if v.attrs.get("dtype") == "bfloat16" or v.dtype.kind not in "fiu":
-            raise ValueError(f"{where}: {path}/vars holds an array of type {v.attrs.get('dtype', v.dtype)}, which "
+            raise ValueError(f"{where}: {vars_path} holds an array of type {v.attrs.get('dtype', v.dtype)}, which "
                              "minicnn cannot load.")
-        out.append(np.asarray(v[()]))
+        out.append(hdf5_checks.read_array(v, where, f"{vars_path}/{i}"))
     return out
 
 
-def read_keras3(h5, tree, where):
-    """``[(layer, arrays)]`` for every layer with weights in ``tree``, from Keras 3's layout.
+def read_keras3(h5, tree, where, model_name="model"):
+    """``[(layer, arrays)]`` for every layer with weights in ``tree`` (a model, or a config's weight
+    tree), from Keras 3's layout: a custom layer's sublayers and a subclassed model's attributes too.
 
     Raises:
-        ValueError: for missing arrays, the wrong number of them or the wrong shape, naming the layer.
+        ValueError: for a layer whose weights are not in the file, the wrong number of them or the
+            wrong shape, naming the layer and where they were looked for.
     """
     pairs = []
-
-    def walk(prefix, items):
-        for name, item in items:
-            path = f"{prefix}/{name}"
-            if isinstance(item, list):
-                walk(f"{path}/layers", item)
-                continue
-            values = _read_vars(h5, path, where)
-            if not item.params and not values:
-                continue
-            if values is None:
-                raise ValueError(f"{where} holds no weights for layer {item.name!r} ({type(item).__name__}); "
-                                 f"expected them under {path}/vars.")
-            pairs.append((item, check_arrays(item, list(item.params), values, where)))
-    walk("layers", tree)
+    for path, layer, _ in weight_paths.groups(tree, model_name):
+        values = _read_vars(h5, path, where)
+        if layer is None:
+            if values:
+                raise ValueError(f"{where} holds {len(values)} arrays under {path or '/'}/vars, where the model has "
+                                 "a layer or model without weights; the file is of another model.")
+            continue
+        if values is None:
+            raise ValueError(f"{where} holds no weights for layer {layer.name!r} ({type(layer).__name__}); "
+                             f"expected them under {path}/vars (Keras 3's layout names a custom layer's sublayers "
+                             "and a subclassed model's layers by their attribute names). The file is of another "
+                             "model, or was written without them.")
+        pairs.append((layer, check_arrays(layer, weight_paths.own_names(layer), values, where)))
     return pairs
 
 
@@ -104,9 +95,10 @@ def read_optimizer_keras3(h5, where):
 
 
 def set_all(pairs):
-    """Set each ``(layer, arrays)`` (checked already) in Keras's order of the layer's weights."""
+    """Set each ``(layer, arrays)`` (checked already) in Keras's order of the layer's own weights."""
     for layer, arrays in pairs:
-        for (name, param), value in zip(layer.params.items(), arrays):
+        for name, value in zip(weight_paths.own_names(layer), arrays):
+            param = layer.params[name]
             param[...] = backend.get_array_module(param).asarray(value, dtype=param.dtype)
 
 
@@ -164,7 +156,7 @@ def read_legacy(group, top_layers, where):
         for w in _names(g.attrs, "weight_names"):
             if w not in g:
                 raise ValueError(f"{where}: layer {name!r} lists the weight {w!r}, which the file lacks.")
-            values.append(np.asarray(g[w][()]))
+            values.append(hdf5_checks.read_array(g[w], where, f"{g.name}/{w}"))
         named = legacy_weights(layer)
         if len(values) != len(named):
             raise ValueError(f"{where}: layer {layer.name!r} ({type(layer).__name__}) has {len(named)} weights, but "

@@ -193,6 +193,11 @@ class Layer:
         """A custom layer's build (with Keras's batch axis, None) and its output shape, from its own
         ``compute_output_shape`` or from ``call`` on a batch of two zeros (no tape)."""
         with_batch = [(None, *s) for s in key] if isinstance(key, list) else (None, *key)
+        if type(self).forward is not Layer.forward:
+            raise TypeError(f"{type(self).__name__} subclasses the built-in {type(self).__mro__[1].__name__} and "
+                            "overrides call(), but minicnn's built-in layers compute in forward/backward, so their "
+                            "call() cannot be extended. Write a layer of your own instead: subclass "
+                            "minicnn.layers.Layer, keep the built-in layer as an attribute and call it in call().")
         if not self.built:
             self.build(with_batch)
             self.built = True  # also for a build() that forgot super().build(input_shape)
