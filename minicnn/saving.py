@@ -154,7 +154,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     Raises:
         ImportError: for a Keras name without h5py (nothing is written).
         ValueError: for what a Keras file cannot hold (nothing is written).
+        NotImplementedError: for a subclassed model, in every format (its architecture is code).
     """
+    if model._subclassed:
+        model.get_config()  # raises, saying to save the weights instead
     if is_keras_name(filepath):
         from minicnn import keras_files
         return keras_files.save_model(model, filepath, overwrite, include_optimizer)
