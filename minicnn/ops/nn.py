@@ -161,25 +161,26 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
                         _pair(dilation_rate, "dilation_rate"))
 
 
-def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """The largest value of each ``pool_size`` window, ``strides`` apart (``pool_size`` by default)."""
+def _pooling(forward, backward, inputs, pool_size, strides, padding, data_format):
+    """A pooling plain op on ``inputs`` in the user's data format; one record with its own backward."""
     (x,), xp = _arrays(inputs)
     pool = _pair(pool_size, "pool_size")
-    y, cache = pooling.maxpool2d_forward(_nhwc(x, data_format, xp), pool, _pair(strides or pool, "strides"),
-                                         _padding(padding))
+    y, cache = forward(_nhwc(x, data_format, xp), pool, _pair(strides or pool, "strides"), _padding(padding))
     return result(_back(y, data_format, xp), (inputs,),
-                  lambda dy: (_back(pooling.maxpool2d_backward(_nhwc(dy, data_format, xp), cache), data_format, xp),))
+                  lambda dy: (_back(backward(_nhwc(dy, data_format, xp), cache), data_format, xp),))
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """The largest value of each ``pool_size`` window, ``strides`` apart (``pool_size`` by default)."""
+    return _pooling(pooling.maxpool2d_forward, pooling.maxpool2d_backward, inputs, pool_size, strides, padding,
+                    data_format)
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """The mean of each ``pool_size`` window, ``strides`` apart; "same" padding averages only the
     values inside the image, as Keras does."""
-    (x,), xp = _arrays(inputs)
-    pool = _pair(pool_size, "pool_size")
-    y, cache = pooling.avgpool2d_forward(_nhwc(x, data_format, xp), pool, _pair(strides or pool, "strides"),
-                                         _padding(padding))
-    return result(_back(y, data_format, xp), (inputs,),
-                  lambda dy: (_back(pooling.avgpool2d_backward(_nhwc(dy, data_format, xp), cache), data_format, xp),))
+    return _pooling(pooling.avgpool2d_forward, pooling.avgpool2d_backward, inputs, pool_size, strides, padding,
+                    data_format)
 
 
 # -- losses as ops ----------------------------------------------------------------------------------
