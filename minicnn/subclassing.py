@@ -22,12 +22,32 @@ from minicnn import graph, tape
 from minicnn.layers.base import Layer
 
 
+_INTERNAL = {}
+
+
+def internal_names(obj):
+    """The attributes minicnn itself sets on a layer or a model (never the user's layers), from a
+    probe of each kind made once."""
+    from minicnn.functional import Model
+    kind = "model" if isinstance(obj, Model) else "layer"
+    if kind not in _INTERNAL:
+        if kind == "model":
+            class _Probe(Model):
+                def call(self, inputs):
+                    return inputs
+            _INTERNAL[kind] = set(vars(_Probe(name="_probe")))
+        else:
+            _INTERNAL[kind] = set(vars(Layer(name="_probe")))
+    return _INTERNAL[kind]
+
+
 def tracked_layers(model):
-    """The layers and models kept as the model's attributes (alone, or in lists, tuples and dicts),
-    in the order they were set, each once (Keras's layer tracking)."""
+    """The layers and models kept as the model's attributes (alone, or in lists, tuples and dicts;
+    ``_private`` ones too, as Keras tracks them), in the order they were set, each once."""
     found = []
+    internal = internal_names(model)
     for name, value in vars(model).items():
-        if name.startswith("_"):
+        if name in internal:
             continue
         items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
         found += [v for v in items if hasattr(v, "_leaf_layers") and v is not model]

@@ -102,3 +102,24 @@ def test_a_model_with_an_anonymous_lambda_saves_but_says_why_it_cannot_load(tmp_
     model.save(tmp_path / "m.npz")
     with pytest.raises(ValueError, match="anonymous lambda"):
         keras.models.load_model(tmp_path / "m.npz", custom_objects={"<lambda>": lambda t: t * 3.0})
+
+
+def test_a_subclassed_models_private_layer_attributes_are_tracked_and_trained():
+    """Keras tracks ``self._dense`` too: its weights are the model's and train (on the tape here)."""
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self._hidden = layers.Dense(2)
+            self.out = layers.Dense(1)
+
+        def call(self, x):
+            return self.out(ops.reshape(self._hidden(x), (x.shape[0], -1)))  # reads the batch size: on the tape
+
+    net = Net()
+    net.compile("sgd", "mse")
+    x, y = np.ones((4, 3), np.float32), np.ones((4, 1), np.float32)
+    net(x)
+    before = net._hidden.get_weights()[0].copy()
+    net.fit(x, y, verbose=0)
+    assert [layer.name for layer in net.layers] == [net._hidden.name, net.out.name]
+    assert len(net.trainable_weights) == 4 and not np.array_equal(net._hidden.get_weights()[0], before)

@@ -17,7 +17,8 @@ Sequential or functional model in the order its Keras config lists them (the ord
 them in), where an item is a layer, a model, or such a list for a nested model.
 """
 from minicnn.keras_files.layer_config import weight_group_names
-from minicnn.layers.base import Layer, _snake
+from minicnn.layers.base import _snake
+from minicnn.subclassing import internal_names
 
 
 def groups(tree, model_name):
@@ -101,25 +102,6 @@ def _unique(name, used):
     return name
 
 
-_INTERNAL = {}
-
-
-def _internal_names(obj):
-    """The attributes minicnn itself sets on a layer or model (never the user's layers)."""
-    kind = "model" if _is_model(obj) else "layer"
-    if kind not in _INTERNAL:
-        if kind == "model":
-            from minicnn.functional import Model
-
-            class _Probe(Model):
-                def call(self, inputs):
-                    return inputs
-            _INTERNAL[kind] = set(vars(_Probe(name="_probe")))
-        else:
-            _INTERNAL[kind] = set(vars(Layer(name="_probe")))
-    return _INTERNAL[kind]
-
-
 def _holds_layers(value):
     if _is_saveable(value):
         return True
@@ -139,7 +121,7 @@ def _flat_layers(value):
 def _attributes(obj):
     """``[(attribute name, value)]`` of the user's layers and containers of layers on ``obj``, sorted
     as Keras visits them (by name, ``_private`` ones last); a subclassed model adds ``layers``."""
-    internal = _internal_names(obj)
+    internal = internal_names(obj)
     found = [(k, v) for k, v in vars(obj).items() if k not in internal and _holds_layers(v) and v is not obj]
     if _is_model(obj):
         tracked = list({id(l): l for _, v in found for l in _flat_layers(v) if l is not obj}.values())
