@@ -38,7 +38,7 @@ class Evaluator:
                None if losses is None else tuple(getattr(l, "fused_softmax", False) for l in losses))
         if key not in self._plans:
             self._plans[key] = make_plan(self._model_graph(), losses, key[0],
-                                         input_grads=nested is not None and input_grads)
+                                         input_grads=nested is not None and input_grads, nested=nested is not None)
         return self._plans[key]
 
     def _forward(self, xs, training=False):

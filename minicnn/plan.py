@@ -78,11 +78,12 @@ class ModelStep(LayerStep):
 def single_step(layer, fast):
     """The step that runs ``layer`` alone (a built-in layer called on a GradientTape): on the fast path
     its tuned step where there is one, else the layer itself (:class:`LayerStep`)."""
-    cls = fast_steps_for(layer) if fast else None
+    cls = _tuned_step(layer) if fast else None
     return cls(layer) if cls is not None else LayerStep(layer)
 
 
-def fast_steps_for(layer):
+def _tuned_step(layer):
+    """The tuned step class that runs ``layer`` (:data:`minicnn.cpu.steps.STEPS`), or None."""
     cls = fast.STEPS.get(type(layer))
     return cls if cls is not None and cls.takes(layer) else None
 
@@ -215,10 +216,11 @@ def _weighted(loss, target, out, dout, weight):
     return value, dout * scale.reshape(-1, *(1,) * (dout.ndim - 1))
 
 
-def make_plan(graph, losses=None, fast=False, input_grads=False):
+def make_plan(graph, losses=None, fast=False, input_grads=False, nested=False):
     """The plan for a :class:`minicnn.graph.Graph`, trained with ``losses`` (a Loss or None per
     output, or None), plain or ``fast``; ``input_grads``: the inputs' gradients are wanted (a
-    model nested in another), so no step may skip them."""
+    model nested in another), so no step may skip them; ``nested``: the plan of a model called
+    inside another model or on a tape, not of a whole training step."""
     losses = losses or [None] * len(graph.outputs)
     slot = {id(t): i for i, t in enumerate(graph.inputs)}
     for node in graph.nodes:
@@ -265,7 +267,7 @@ def make_plan(graph, losses=None, fast=False, input_grads=False):
                           tuple(index[id(w)] for w in layer_weights), frees, backward[k]))
     regularized = list({id(l): l for layer in graph.layers for l in layer._leaf_layers() if l.regularizers}.values())
     return Plan(calls, len(slot), len(graph.inputs), [slot[id(t)] for t in graph.outputs], (weights, weight_names),
-                fast, softmax_loss, regularized, nested=input_grads)
+                fast, softmax_loss, regularized, nested=nested)
 
 
 def _fast_groups(graph, readers, slot, output_ids):
@@ -289,8 +291,8 @@ def _fast_groups(graph, readers, slot, output_ids):
             act = only_reader(nxt)
             capped = act is not None and fast.relu_cap(act.layer) is not None
             group = (fast.FusedConvBN, (node, nxt) + ((act,) if capped else ()))
-        elif type(node.layer) in fast.STEPS and fast.STEPS[type(node.layer)].takes(node.layer):
-            cls = fast.STEPS[type(node.layer)]
+        elif _tuned_step(node.layer) is not None:
+            cls = _tuned_step(node.layer)
             relu = cls is fast.FastAdd and nxt is not None and fast.is_relu(nxt.layer)
             group = (cls, (node, nxt) if relu else (node,))
         groups.append(group or (LayerStep, (node,)))
