@@ -241,7 +241,6 @@ class Layer:
         built-in layers define forward and backward instead."""
         raise NotImplementedError(f"{type(self).__name__} must define call")
 
-
     def __call__(self, inputs, training=None, **kwargs):
         """On arrays, the output for a batch (Keras's ``layer(x)``); on symbolic tensors
         (``keras.Input``, other layers' outputs), the symbolic output, recorded in the graph; on
@@ -294,12 +293,18 @@ class Layer:
                    constraint=None, name=None, **kwargs):
         """A new weight of this layer (Keras's ``add_weight``), kept in ``self.params[name]``; returns
         the :class:`minicnn.tape.Variable` that ``call`` reads it through. Keras 3 takes ``shape``
-        first, Keras 2 ``name`` first: both work. ``initializer`` defaults to glorot_uniform (zeros
-        for a shape with fewer than two axes, a bias).
+        first, Keras 2 ``name`` first: both work. ``initializer`` defaults to glorot_uniform, as
+        Keras's. Keras's distribution arguments (``autocast``, ``aggregation``, ``synchronization``,
+        ``use_resource``, ``overwrite_with_gradient``...) are accepted and have no effect here.
 
         Raises:
             ValueError: for a name already used, a missing shape, or a constraint (not supported).
+            TypeError: for another keyword argument.
         """
+        unknown = set(kwargs) - {"autocast", "aggregation", "synchronization", "use_resource", "partitioner",
+                                 "caching_device", "overwrite_with_gradient", "experimental_autocast"}
+        if unknown:
+            raise TypeError(f"{self.name}: add_weight got unexpected keyword argument(s) {sorted(unknown)}.")
         if args and isinstance(args[0], str):
             name, args = args[0], args[1:]
         if args:
@@ -314,9 +319,7 @@ class Layer:
         name = name or ("variable" if "variable" not in self.params else f"variable_{len(self.params)}")
         if name in self.params:
             raise ValueError(f"{self.name}: a weight named {name!r} exists already; give each add_weight its own name.")
-        if initializer is None:
-            initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
-        init = initializers.get(initializer)
+        init = initializers.get("glorot_uniform" if initializer is None else initializer)
         self.params[name] = backend.to_device(np.asarray(init(shape)).astype(dtype or self.dtype))
         if trainable:
             self.trainable_names = tuple(self.trainable_names) + (name,)
