@@ -74,9 +74,9 @@ class TensorBoard(Callback):
             histogram of every weight (trainable or not), tagged ``<weight path>/histogram``:
             ``<model>/<layer>/<weight>`` in a Sequential, ``<layer>/<weight>`` in a functional
             model, as Keras 3 names them. 0: none.
-        write_graph: bool, default True: write the model's JSON (tag ``keras``, step 0) for the
-            Graphs tab, as Keras does, where TensorBoard's graph plugin can read it (it is checked
-            with that plugin's own converter); otherwise it is skipped with a warning, once.
+        write_graph: bool, default True: write the model's configuration (tag ``keras``, step 0) for
+            the Graphs tab, in Keras 2's JSON, the form TensorBoard's graph plugin reads (checked with
+            that plugin's own converter; a model it cannot read is skipped with a warning, once).
         write_images: bool, default False: Keras draws weights as images; minicnn does not (it
             would need an image encoder) and warns once that it is ignored.
         write_steps_per_second: bool, default False: also ``epoch_steps_per_second`` and, with
@@ -226,8 +226,9 @@ class TensorBoard(Callback):
         """The model's JSON under the tag ``keras`` (train run, step 0), as Keras writes it."""
         if not self._writing:
             return
-        text = self.model.to_json()
-        try:  # the Graphs tab converts the JSON with this function; what it cannot read would show an error
+        try:  # the Graphs tab reads Keras 2's JSON (as tf.keras wrote it), with this function
+            from minicnn.keras_files.legacy_h5 import model_config_keras2
+            text = json.dumps(model_config_keras2(self.model))
             self._tb.keras_util.keras_model_to_graph_def(json.loads(text))
         except Exception as e:
             _warn_once("graph", f"TensorBoard: write_graph skipped: TensorBoard's graph plugin cannot read this "

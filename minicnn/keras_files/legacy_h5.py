@@ -66,10 +66,15 @@ def _attr_json(h5, key, path):
         raise ValueError(f"{path}: its {key} attribute is not valid JSON ({e}).") from None
 
 
+def model_config_keras2(model):
+    """The model's configuration as Keras 2 wrote it (``model_config``; TensorBoard's graph plugin reads it)."""
+    entry, _ = model_config.model_to_keras(model)
+    return {"class_name": entry["class_name"], "config": keras2_entry(entry["config"])}
+
+
 def write(h5, model, include_optimizer=True):
     """Write ``model`` into the open h5py file in the legacy layout."""
-    entry, _ = model_config.model_to_keras(model)
-    legacy = {"class_name": entry["class_name"], "config": keras2_entry(entry["config"])}
+    legacy = model_config_keras2(model)
     from minicnn import __version__
     h5.attrs["model_config"] = json.dumps(legacy)
     h5.attrs["keras_version"] = KERAS2_LAYOUT_VERSION
