@@ -7,7 +7,7 @@ import types
 
 import numpy as np
 
-from minicnn import data_adapter, distributed
+from minicnn import custom_step, data_adapter, distributed
 from minicnn import data_checks as checks
 from minicnn.callbacks import CallbackList, History
 from minicnn.callbacks.callback_list import as_callback_list
@@ -47,6 +47,16 @@ class FitLoop(Evaluator):
         """
         self._require_compiled("fit")
         verbose = checks.check_verbose(verbose)
+        if custom_step.overrides(self, "train_step"):  # a train_step of the user's own (minicnn.custom_step)
+            unused = {name: value for name, value in (("validation_split", validation_split), ("class_weight", class_weight),
+                      ("steps_per_epoch", steps_per_epoch), ("initial_epoch", initial_epoch)) if value}
+            if unused:
+                raise TypeError(f"fit with a custom train_step does not take {sorted(unused)}; pass validation_data "
+                                "(with a test_step) instead of validation_split.")
+            with self._training("fit"):
+                return custom_step.fit(self, x, y, checks.check_batch_size(batch_size or 32),
+                                       checks.check_epochs(nb_epoch or epochs, 0)[0], verbose, callbacks, shuffle,
+                                       sample_weight, validation_data)
         batch_size, n = checks.check_batch_size(32 if batch_size is None else batch_size), distributed.size()
         if n > 1 and not data_adapter.is_source(x) and batch_size % n:
             raise ValueError(f"batch_size={batch_size} is the global batch, split over {n} ranks: make it "

@@ -35,7 +35,8 @@ class Model(Trainer):
         inputs = input if inputs is None else inputs  # Keras 1: Model(input=..., output=...)
         outputs = output if outputs is None else outputs
         from minicnn.layers.base import _snake, unique_name
-        self._subclassed, self._tape_mode = type(self).call is not Model.call, False
+        self._subclassed = type(self).call is not Model.call or callable(getattr(type(self), "train_step", None))
+        self._tape_mode = False
         # Keras names a subclassed model after its class (Net -> "net"), a functional one "functional".
         self.name = name or unique_name(_snake(type(self).__name__) if self._subclassed else self._default_name())
         self._inbound_nodes = []

@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from minicnn import tape
 from minicnn.backend import floatx, get_array_module, to_numpy
 from minicnn.nn import losses as ops, regression_losses as regression
 
@@ -95,10 +96,14 @@ class Loss:
         return ops.reduce(self.call(y_true, y_pred), sample_weight, self.reduction)
 
     def call(self, y_true, y_pred):
-        """Each position's loss (N, ...), from outputs (N, ..., K), before any reduction.
+        """Each position's loss (N, ...), from outputs (N, ..., K), before any reduction; on a Tensor
+        (inside a GradientTape: a custom train_step), one record on the tape.
 
         Raises:
             ValueError: for targets that cannot go with ``y_pred`` (shapes, labels)."""
+        if isinstance(y_pred, tape.Tensor):
+            from minicnn import user_losses
+            return user_losses.rows_on_tape(self, y_true, y_pred)
         return self._rows(*self._inputs(y_true, y_pred))
 
     def per_sample(self, y_true, y_pred):

@@ -57,7 +57,12 @@ def tracked_layers(model):
 def build(model, sample_shape):
     """Give a subclassed ``model`` its graph for inputs of per-sample ``sample_shape``: the traced
     graph of ``call`` where it is one, else the one-step graph that runs ``call`` on the tape."""
+    from minicnn.functional import Model
     from minicnn.layers.core import Input
+    if type(model).call is Model.call:
+        raise TypeError(f"{type(model).__name__} has no call(): it trains through its own train_step, but to run it "
+                        "on data (model(x), predict, evaluate, summary) define call(self, inputs), or call the "
+                        "models it holds (e.g. model.encoder.predict(x)).")
     inputs = Input(shape=sample_shape, dtype=model._dtype_for_build())
     outputs = _trace(model, inputs)
     model._tape_mode = outputs is None

@@ -53,8 +53,10 @@ class Trainer(FitLoop):
         Raises:
             ValueError/TypeError: for unknown or missing names, listing the valid ones.
         """
+        from minicnn.custom_step import overrides
         objectives = compile_utils.resolve(loss, loss_weights, metrics, self.output_names,
-                                           losses_added=any(leaf.user_code for leaf in self._leaf_layers()))
+                                           losses_added=overrides(self, "train_step") or
+                                           any(leaf.user_code for leaf in self._leaf_layers()))
         self.optimizer = optimizers.get(optimizer)
         compile_utils.warn_if_logits_after_probabilities(objectives, compile_utils.output_layers(self),
                                                          self.output_names)

@@ -70,6 +70,20 @@ def value_and_gradient(loss, y_true, y_pred):
     return xp.asarray(tape.unwrap(value), dtype=y_pred.dtype), grad.data.astype(y_pred.dtype, copy=False)
 
 
+def rows_on_tape(loss, y_true, y_pred):
+    """A built-in loss's per-position values (its lowercase function, ``keras.losses.binary_crossentropy
+    (y_true, y_pred)``) on a Tensor: one record, whose backward is the hand-written gradient of their
+    mean times their number (each position's loss reads only its own row), times each position's dy."""
+    y_true, y_pred_array = tape.unwrap(y_true), tape.unwrap(y_pred)
+    values = Loss.call(loss, y_true, y_pred_array)
+    mean = type(loss)(**{**loss.get_config(), "reduction": "sum_over_batch_size"})
+    _, grad = mean.value_and_gradient(y_true, y_pred_array)
+    axis = loss.axis % y_pred_array.ndim
+    xp = get_array_module(y_pred_array)
+    return tape.result(values, (y_pred,), lambda dy: (grad * grad.dtype.type(values.size) *
+                                                      xp.expand_dims(dy, axis).astype(grad.dtype),))
+
+
 def loss_on_tape(loss, y_true, y_pred, sample_weight):
     """A loss called on a Tensor while a tape records: user code runs op by op; a built-in loss is one
     record, its hand-written gradient (times each sample's weight) its backward.
