@@ -259,6 +259,17 @@ def test_saliency_fgsm_example_writes_its_png_and_the_attack_lowers_accuracy(tmp
     assert image.shape[0] > 300 and image.shape[1] > 800  # three rows of eight digits
 
 
+def test_vae_example_trains_through_its_own_train_step_and_writes_its_png(tmp_path):
+    """keras.io's VAE: a custom Sampling layer and a train_step of its own; the losses come down."""
+    out = run_example("mnist_vae", "--data", "sample", "--limit", "512", "--epochs", "2", "--seed", "0",
+                      "--batch-size", "64", "--plot", "latent.png", cwd=tmp_path)
+    losses = [float(v) for v in re.findall(r" - loss: ([0-9.]+)", out)]
+    assert losses and losses[-1] < losses[0], out[-2000:]
+    last = re.search(r"Last epoch: loss ([0-9.]+) \(reconstruction ([0-9.]+), KL ([0-9.]+)\)", out)
+    assert last and float(last[1]) == pytest.approx(float(last[2]) + float(last[3]), abs=0.02), out[-2000:]
+    assert os.listdir(tmp_path) == ["latent.png"]
+
+
 def test_saliency_and_fgsm_of_a_linear_model_are_its_closed_forms(example_module):
     """For logits x @ W, d logit_c / dx = W[:, c], and the crossentropy's gradient is (softmax - y) W^T."""
     from minicnn import ops
