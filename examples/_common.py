@@ -54,6 +54,15 @@ def figure_option(p, default, what):
     p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no PNG")
 
 
+def matplotlib_missing():
+    """Why no PNG can be written (a sentence), or None when matplotlib imports."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "matplotlib is not installed, so no PNG is written (pip install 'minicnn[plot]')."
+    return None
+
+
 def setup(args):
     """Apply --backend and --seed; exits with the reason when the asked-for backend is unavailable."""
     if args.backend:

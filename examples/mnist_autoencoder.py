@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import figure_option, limit, load_mnist, parser, setup  # noqa: E402
+from _common import figure_option, limit, load_mnist, matplotlib_missing, parser, setup  # noqa: E402
 
 import minicnn  # noqa: E402
 from minicnn import Model  # noqa: E402
@@ -74,15 +74,6 @@ def add_noise(x, rng):
     noise += np.float32(NOISE_MEAN)
     noise += x
     return np.clip(noise, 0.0, 1.0, out=noise)
-
-
-def matplotlib_missing():
-    """Why no PNG can be written (a sentence), or None when matplotlib imports."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return "matplotlib is not installed, so no PNG of the digits is written (pip install 'minicnn[plot]')."
-    return None
 
 
 def save_grid(path, rows, labels):

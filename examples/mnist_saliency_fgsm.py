@@ -29,8 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import figure_option, limit, load_mnist, parser, prepare_images, setup  # noqa: E402
-from mnist_autoencoder import matplotlib_missing  # noqa: E402
+from _common import figure_option, limit, load_mnist, matplotlib_missing, parser, prepare_images, setup  # noqa: E402
 from mnist_conv import build_model  # noqa: E402
 
 import minicnn  # noqa: E402

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import figure_option, limit, load_mnist, parser, setup  # noqa: E402
+from _common import figure_option, limit, load_mnist, matplotlib_missing, parser, setup  # noqa: E402
 
 import minicnn as keras  # noqa: E402
 from minicnn import layers, ops  # noqa: E402
@@ -144,12 +144,12 @@ def main(argv=None):
     logs = {k: v[-1] for k, v in history.history.items()}
     print(f"Last epoch: loss {logs['loss']:.2f} (reconstruction {logs['reconstruction_loss']:.2f}, "
           f"KL {logs['kl_loss']:.2f}); training time {time.perf_counter() - start:.1f} s")
-    if args.plot:
-        try:
-            save_latent_grid(args.plot, latent_grid(vae.decoder))
-            print(f"Latent-space digits written to {os.path.abspath(args.plot)}")
-        except ImportError:
-            print("matplotlib is not installed, so no PNG is written (pip install 'minicnn[plot]').")
+    missing = matplotlib_missing() if args.plot else None
+    if missing:
+        print(missing)
+    elif args.plot:
+        save_latent_grid(args.plot, latent_grid(vae.decoder))
+        print(f"Latent-space digits written to {os.path.abspath(args.plot)}")
     return logs
 
 

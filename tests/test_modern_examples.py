@@ -80,7 +80,7 @@ def test_autoencoder_without_matplotlib_says_so_and_trains(example, monkeypatch,
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
     example("mnist_autoencoder").main(["--data", "sample", "--limit", "128", "--epochs", "1", "--seed", "0"])
     out = capsys.readouterr().out
-    assert out.startswith("matplotlib is not installed, so no PNG of the digits is written "
+    assert out.startswith("matplotlib is not installed, so no PNG is written "
                           "(pip install 'minicnn[plot]').\n")
     assert "Test mse: " in out and "No PNG written: matplotlib is not installed" in out
     assert os.listdir(tmp_path) == []
