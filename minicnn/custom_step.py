@@ -22,11 +22,13 @@ Each batch is handed to ``train_step`` as ``x``, ``(x, y)`` or ``(x, y, sample_w
 does; the metrics the model lists in ``metrics`` are reset at the start of every epoch (and of
 every validation), and the logs of an epoch are what the last ``train_step`` returned (the running
 results of those metrics). ``validation_data`` goes through ``test_step`` the same way. The data
-are arrays (or lists of arrays): the generators and Sequences of :meth:`fit` are not taken here.
+are arrays (or lists of arrays): the generators and Sequences of :meth:`fit` are not taken here, and
+it runs in one process (not split over MPI ranks).
 """
 import numpy as np
 
 from minicnn import data_checks as checks
+from minicnn import distributed
 from minicnn import random as mrandom
 from minicnn.callbacks import CallbackList, History
 from minicnn.callbacks.callback_list import as_callback_list
@@ -45,7 +47,12 @@ def fit(model, x, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, sh
     Raises:
         TypeError: for data that is not arrays, or validation_data without a ``test_step``.
         ValueError: for arrays of different lengths, or a train_step that returns no dict.
+        RuntimeError: under MPI with more than one rank (a train_step's gradients are not all-reduced).
     """
+    if distributed.size() > 1:
+        raise RuntimeError(f"{type(model).__name__}.train_step is the user's own, so minicnn cannot split it over "
+                           f"the {distributed.size()} MPI ranks (its gradients would not be all-reduced and the ranks "
+                           "would drift apart). Run it in one process, or train a model without a train_step.")
     arrays = _arrays(x, "x") + _arrays(y, "y") + _arrays(sample_weight, "sample_weight")
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
