@@ -348,3 +348,38 @@ def test_without_onnx_import_works_and_export_says_how_to_install(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert "pip install 'minicnn[onnx]'" in out.stdout, out.stderr
     assert not (tmp_path / "m.onnx").exists()
+
+
+def _op_graph():
+    """A functional model with keras.ops on its tensors (minicnn.ops.symbolic): elementwise ops with
+    tensors and numbers, a channel mean, concatenate, reshape, transpose and softmax."""
+    from minicnn import ops
+    inputs = keras.Input(shape=(6, 6, 2))
+    a = L.Conv2D(3, 3, padding="same")(inputs)
+    b = L.Conv2D(3, 1)(inputs)
+    x = ops.relu(a) * 0.5 + ops.maximum(b, 0.1) - ops.square(b) / 4.0
+    x = ops.concatenate([x, ops.sigmoid(-a)], axis=-1)
+    x = x + ops.mean(x, axis=(1, 2), keepdims=True)
+    x = ops.transpose(ops.reshape(x, (-1, 36, 6)), (0, 2, 1))
+    return keras.Model(inputs, ops.softmax(L.Dense(4)(L.Flatten()(x)), axis=-1))
+
+
+def _reductions():
+    from minicnn import ops
+    inputs = keras.Input(shape=(4, 5))
+    x = ops.sum(ops.abs(inputs), axis=-1) + ops.max(inputs, axis=2) - ops.min(inputs, axis=-1)
+    return keras.Model(inputs, [x, ops.mean(ops.exp(inputs), axis=1), ops.prod(ops.tanh(inputs), axis=(1, 2))])
+
+
+@pytest.mark.parametrize("build", [_op_graph, _reductions])
+def test_keras_ops_nodes_are_exported(build, tmp_path):
+    check(build(), tmp_path, batches=(1, 5))
+
+
+def test_an_op_without_an_onnx_form_is_refused_by_name(tmp_path):
+    from minicnn import ops
+    inputs = keras.Input(shape=(4, 3))
+    model = keras.Model(inputs, L.Flatten()(inputs[:, 1:, :]))
+    with pytest.raises(ValueError, match=r"'getitem' is the op ops\.getitem"):
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert not (tmp_path / "m.onnx").exists() and ops.getitem

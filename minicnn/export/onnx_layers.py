@@ -221,6 +221,9 @@ def export_layer(g, layer, x, node):
         ValueError: for a layer whose class is not in :data:`LAYERS`, naming the layer and its class.
     """
     export = LAYERS.get(type(layer))
+    if export is None and type(layer).__name__ == "OpLayer":  # a keras.ops call in the graph
+        from minicnn.export.onnx_ops import op_layer
+        export = op_layer
     if export is None:
         parent = next((c.__name__ for c in type(layer).__mro__[1:] if c in LAYERS), None)
         why = (f"it subclasses {parent}, and its own code may compute something else" if parent else
