@@ -125,3 +125,46 @@ def test_the_lowercase_losses_on_the_tape_give_the_numerical_gradient(name):
         down = float((fn(y_true, y_pred) * dy).sum())
         flat[i] = old
         assert grad.reshape(-1)[i] == pytest.approx((up - down) / 2e-6, rel=1e-5, abs=1e-8)
+
+
+def test_a_gan_with_its_own_compile_two_optimizers_and_two_tapes_trains():
+    """keras.io's DCGAN shape: compile(d_optimizer, g_optimizer, loss_fn) calling super().compile(),
+    keras.random with a SeedGenerator, a tape per network; each optimizer updates its own weights."""
+    latent = 3
+    disc = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation="relu"), layers.Dense(1)])
+    gen = keras.Sequential([keras.Input(shape=(latent,)), layers.Dense(4, activation="sigmoid")])
+
+    class GAN(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.discriminator, self.generator = disc, gen
+            self.seed_generator = keras.random.SeedGenerator(1)
+
+        def compile(self, d_optimizer, g_optimizer, loss_fn):
+            super().compile()
+            self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+
+        def train_step(self, real):
+            n = ops.shape(real)[0]
+            fake = self.generator(keras.random.normal((n, latent), seed=self.seed_generator))
+            labels = ops.concatenate([ops.ones((n, 1)), ops.zeros((n, 1))], axis=0)
+            with keras.GradientTape() as tape:
+                d_loss = self.loss_fn(labels, self.discriminator(ops.concatenate([fake, real], axis=0)))
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+            with keras.GradientTape() as tape:
+                z = keras.random.normal((n, latent), seed=self.seed_generator)
+                g_loss = self.loss_fn(ops.zeros((n, 1)), self.discriminator(self.generator(z)))
+            grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+            return {"d_loss": d_loss, "g_loss": g_loss}
+
+    gan = GAN()
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                keras.losses.BinaryCrossentropy(from_logits=True))
+    d_before, g_before = disc.get_weights(), gen.get_weights()
+    history = gan.fit(np.random.default_rng(0).random((32, 4), dtype=np.float32), epochs=2, batch_size=8, verbose=0)
+    assert gan.d_optimizer.iterations == gan.g_optimizer.iterations == 8
+    assert set(history.history) == {"d_loss", "g_loss"} and all(np.isfinite(history.history["g_loss"]))
+    assert all(not np.array_equal(a, b) for a, b in zip(disc.get_weights(), d_before))
+    assert all(not np.array_equal(a, b) for a, b in zip(gen.get_weights(), g_before))
