@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from common import REPO, header, peak_rss_mib, timed
+from common import REPO, header, interleaved as common_interleaved, peak_rss_mib, timed, torch_steps
 
 import minicnn
 from minicnn.cpu.threads import set_num_threads
@@ -105,47 +105,14 @@ def torch_runner(args, batch, x, y):
     import torch
     net, opt = torch_model(args.depth)
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    yt = torch.from_numpy(y.argmax(1))
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def train_steps(n, offset):
-        net.train()
-        for i in range(n):
-            lo = ((offset + i) * batch) % (len(x) - batch + 1)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(xt[lo:lo + batch]), yt[lo:lo + batch])
-            loss.backward()
-            opt.step()
-
-    def predict(n_samples):
-        net.eval()
-        with torch.no_grad():
-            for lo in range(0, n_samples, args.predict_batch):
-                torch.softmax(net(xt[lo:lo + args.predict_batch]), 1)
-    return train_steps, predict
-
-
-def settle():
-    """Let the other framework's idle worker threads stop spinning before timing."""
-    time.sleep(0.3)
+    return torch_steps(net, opt, xt, torch.from_numpy(y.argmax(1)), batch, args.predict_batch)
 
 
 def interleaved(args, x, y, frameworks):
     """{"train": {name: [samples/s per round]}, "predict": {...}}, rounds alternating the frameworks."""
     makers = {"minicnn": minicnn_runner, "torch": torch_runner}
     runners = {name: makers[name](args, args.batch, x, y) for name in frameworks}
-    for train, predict in runners.values():
-        train(args.warmup, 0)
-        predict(args.predict_batch)
-    n = min(len(x), args.predict_samples)
-    rates = {"train": {name: [] for name in runners}, "predict": {name: [] for name in runners}}
-    for r in range(args.rounds):
-        for name, (train, predict) in runners.items():
-            settle()
-            rates["train"][name].append(args.steps * args.batch / timed(train, args.steps, r * args.steps))
-            settle()
-            rates["predict"][name].append(n / timed(predict, n))
-    return rates
+    return common_interleaved(runners, args, min(len(x), args.predict_samples))
 
 
 def rss_of(framework, args):

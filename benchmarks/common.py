@@ -1,5 +1,6 @@
 """Shared pieces of the benchmarks: machine description, data, the tutorial CNN in minicnn and
 in PyTorch (the peer, imported only when installed), and timing helpers."""
+import argparse
 import os
 import platform
 import sys
@@ -134,3 +135,63 @@ def keras_side(keras_python, script, arrays, *args):
         subprocess.run([keras_python, "-c", script, path_in, path_out, *args], check=True,
                        env={**os.environ, "KERAS_BACKEND": "torch"})
         return dict(np.load(path_out))
+
+
+def agreement_runs(doc, run):
+    """The layer-agreement scripts' command line (``--keras-python``, ``--seed``) and their two runs,
+    ``run(keras_python, dtype, seed) -> (rows, versions)`` in float32 and float64; prints the header
+    and Keras's versions, returns (float32 rows, float64 rows)."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--keras-python", required=True, help="a Python with keras and torch installed")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    print(header(args))
+    f32, versions = run(args.keras_python, "float32", args.seed)
+    f64, _ = run(args.keras_python, "float64", args.seed)
+    print(f"Keras side: {versions}, KERAS_BACKEND=torch")
+    return f32, f64
+
+
+def torch_steps(net, opt, xt, yt, batch, predict_batch):
+    """``(train_steps(n, offset), predict(n_samples))`` for a PyTorch ``net`` with optimizer ``opt`` on the
+    NCHW tensor ``xt`` and class labels ``yt``: crossentropy on the logits (Keras's loss with the softmax
+    inside), ``batch`` samples a step taken in turn from ``offset``; predict applies the softmax."""
+    import torch
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train_steps(n, offset):
+        net.train()
+        for i in range(n):
+            lo = ((offset + i) * batch) % (len(xt) - batch + 1)
+            opt.zero_grad(set_to_none=True)
+            loss_fn(net(xt[lo:lo + batch]), yt[lo:lo + batch]).backward()
+            opt.step()
+
+    def predict(n_samples):
+        net.eval()
+        with torch.no_grad():
+            for lo in range(0, n_samples, predict_batch):
+                torch.softmax(net(xt[lo:lo + predict_batch]), 1)
+    return train_steps, predict
+
+
+def settle():
+    """Let the other framework's idle worker threads stop spinning before timing."""
+    time.sleep(0.3)
+
+
+def interleaved(runners, args, n_samples):
+    """{"train": {name: [samples/s per round]}, "predict": {...}} for ``runners`` (name -> (train_steps,
+    predict)), rounds alternating them: ``args.warmup`` steps first, then ``args.rounds`` rounds of
+    ``args.steps`` steps at ``args.batch`` and a predict of ``n_samples``."""
+    for train, predict in runners.values():
+        train(args.warmup, 0)
+        predict(args.predict_batch)
+    rates = {"train": {name: [] for name in runners}, "predict": {name: [] for name in runners}}
+    for r in range(args.rounds):
+        for name, (train, predict) in runners.items():
+            settle()
+            rates["train"][name].append(args.steps * args.batch / timed(train, args.steps, r * args.steps))
+            settle()
+            rates["predict"][name].append(n_samples / timed(predict, n_samples))
+    return rates

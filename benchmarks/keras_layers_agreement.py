@@ -9,14 +9,12 @@ outputs and of the input gradients of sum(y * R) for a random R (Keras's by torc
 in float32 and in float64, and the largest |y| for scale. Keras is never a dependency: give the
 Python of a separate environment that has it (e.g. torch==2.13.0 and keras).
 """
-import argparse
 import functools
 import json
-import sys
 
 import numpy as np
 
-from common import header, keras_side
+from common import agreement_runs, keras_side
 
 from minicnn import layers
 
@@ -104,14 +102,7 @@ def run(keras_python, dtype, seed):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--keras-python", required=True, help="a Python with keras and torch installed")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
-    print(header(args))
-    f32, versions = run(args.keras_python, "float32", args.seed)
-    f64, _ = run(args.keras_python, "float64", args.seed)
-    print(f"Keras side: {versions}, KERAS_BACKEND=torch")
+    f32, f64 = agreement_runs(__doc__, run)
     print("| layer (the same call in both) | input | max abs diff y, float32 | dx, float32 "
           "| y, float64 | dx, float64 | max abs y |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
